@@ -1,0 +1,282 @@
+//! Time sources: the [`Clock`] trait, the real [`SystemClock`] and the virtual [`ManualClock`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_timer::Delay;
+
+/// A source of time for the adapters of this crate.
+///
+/// An adapter reads [`now`](Clock::now) to stamp arrivals and to check its deadline before
+/// every poll of its inner stream, so `now` should be cheap. It creates at most one
+/// [`Timer`] (with [`timer`](Clock::timer)), only when it is about to return
+/// [`Poll::Pending`] while holding a deadline, and re-arms that same timer afterwards.
+///
+/// Two implementations ship with the crate: [`SystemClock`] (the default, real time) and
+/// [`ManualClock`] (virtual time for tests). Implement the trait to plug in another time
+/// source, for example a runtime's own timer.
+pub trait Clock {
+    /// The timer this clock hands out.
+    type Timer: Timer;
+
+    /// The current time of this clock.
+    fn now(&self) -> Instant;
+
+    /// A new timer, armed to fire at `deadline`.
+    fn timer(&self, deadline: Instant) -> Self::Timer;
+}
+
+/// A reusable one-shot timer, created by [`Clock::timer`].
+///
+/// A timer is armed for one deadline at a time. Once the deadline is reached it has *fired*:
+/// [`poll_fired`](Timer::poll_fired) returns `Ready` until the timer is re-armed with
+/// [`reset`](Timer::reset). Dropping a timer cancels it.
+pub trait Timer: Unpin {
+    /// Arms the timer for `deadline`, replacing the previous deadline, fired or not.
+    fn reset(&mut self, deadline: Instant);
+
+    /// `Ready` once the armed deadline has been reached; otherwise registers the waker of
+    /// `cx` to be woken when it is, and returns `Pending`.
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// Real time: [`Instant::now`] and timers from [`futures-timer`](futures_timer).
+///
+/// It needs no particular async runtime: `futures-timer` runs its own helper thread, so the
+/// adapters work the same on tokio, smol, async-std or a plain
+/// [`futures::executor`](https://docs.rs/futures/latest/futures/executor/). This is the default
+/// clock of every adapter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    type Timer = SystemTimer;
+
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn timer(&self, deadline: Instant) -> SystemTimer {
+        SystemTimer {
+            delay: Delay::new(deadline.saturating_duration_since(Instant::now())),
+        }
+    }
+}
+
+/// The [`Timer`] of [`SystemClock`], a [`futures_timer::Delay`].
+#[derive(Debug)]
+pub struct SystemTimer {
+    delay: Delay,
+}
+
+impl Timer for SystemTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.delay
+            .reset(deadline.saturating_duration_since(Instant::now()));
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.delay).poll(cx)
+    }
+}
+
+/// Virtual time for deterministic tests: time moves only when [`advance`](ManualClock::advance)
+/// is called.
+///
+/// Clones share one timeline, so a test keeps a clone and hands another to the adapter with
+/// `with_clock`. It starts at the real [`Instant::now`] of its construction and never reads
+/// the real clock again.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use streamz::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let start = clock.now();
+/// clock.advance(Duration::from_millis(250));
+/// assert_eq!(clock.now() - start, Duration::from_millis(250));
+/// assert_eq!(clock.timers(), 0);
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    shared: Arc<Mutex<Timeline>>,
+}
+
+#[derive(Debug)]
+struct Timeline {
+    start: Instant,
+    now: Instant,
+    next_id: u64,
+    /// Every live timer (created and not dropped), fired or not.
+    timers: BTreeMap<u64, TimerSlot>,
+}
+
+#[derive(Debug)]
+struct TimerSlot {
+    deadline: Instant,
+    fired: bool,
+    waker: Option<Waker>,
+}
+
+impl ManualClock {
+    /// A new virtual clock, starting at the real current time.
+    pub fn new() -> Self {
+        let now = Instant::now();
+        ManualClock {
+            shared: Arc::new(Mutex::new(Timeline {
+                start: now,
+                now,
+                next_id: 0,
+                timers: BTreeMap::new(),
+            })),
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.lock().now
+    }
+
+    /// Moves time forward by `d` and wakes every timer whose deadline is now reached, earliest
+    /// deadline first.
+    ///
+    /// The wakers are called after the clock's internal lock is released, so a woken task may
+    /// poll (and read or arm timers on this clock) at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the new time cannot be represented by [`Instant`].
+    #[track_caller]
+    pub fn advance(&self, d: Duration) {
+        let mut due: Vec<(Instant, u64, Option<Waker>)> = Vec::new();
+        {
+            let mut timeline = self.lock();
+            timeline.now = match timeline.now.checked_add(d) {
+                Some(now) => now,
+                None => panic!("ManualClock::advance({d:?}) moves time past the range of Instant"),
+            };
+            let now = timeline.now;
+            for (&id, slot) in timeline.timers.iter_mut() {
+                if !slot.fired && slot.deadline <= now {
+                    slot.fired = true;
+                    due.push((slot.deadline, id, slot.waker.take()));
+                }
+            }
+        }
+        due.sort_by_key(|&(deadline, id, _)| (deadline, id));
+        for waker in due.into_iter().filter_map(|(_, _, waker)| waker) {
+            waker.wake();
+        }
+    }
+
+    /// How many timers are armed on this clock and have neither fired nor been dropped.
+    pub fn timers(&self) -> usize {
+        self.lock().timers.values().filter(|slot| !slot.fired).count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Timeline> {
+        // A panic while the lock is held leaves the timeline consistent (every update is a
+        // single assignment), so a poisoned lock is still usable.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let timeline = self.lock();
+        f.debug_struct("ManualClock")
+            .field("elapsed", &(timeline.now - timeline.start))
+            .field(
+                "timers",
+                &timeline.timers.values().filter(|slot| !slot.fired).count(),
+            )
+            .finish()
+    }
+}
+
+impl Clock for ManualClock {
+    type Timer = ManualTimer;
+
+    fn now(&self) -> Instant {
+        ManualClock::now(self)
+    }
+
+    fn timer(&self, deadline: Instant) -> ManualTimer {
+        let mut timeline = self.lock();
+        let id = timeline.next_id;
+        timeline.next_id += 1;
+        let fired = deadline <= timeline.now;
+        timeline.timers.insert(
+            id,
+            TimerSlot {
+                deadline,
+                fired,
+                waker: None,
+            },
+        );
+        ManualTimer {
+            clock: self.clone(),
+            id,
+        }
+    }
+}
+
+/// The [`Timer`] of [`ManualClock`]: fires when [`ManualClock::advance`] reaches its deadline.
+#[derive(Debug)]
+pub struct ManualTimer {
+    clock: ManualClock,
+    id: u64,
+}
+
+impl Timer for ManualTimer {
+    fn reset(&mut self, deadline: Instant) {
+        let mut timeline = self.clock.lock();
+        let now = timeline.now;
+        if let Some(slot) = timeline.timers.get_mut(&self.id) {
+            slot.deadline = deadline;
+            slot.fired = deadline <= now;
+        }
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut timeline = self.clock.lock();
+        let now = timeline.now;
+        match timeline.timers.get_mut(&self.id) {
+            Some(slot) if !slot.fired && slot.deadline > now => {
+                match &mut slot.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    waker => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Some(slot) => {
+                slot.fired = true;
+                slot.waker = None;
+                Poll::Ready(())
+            }
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl Drop for ManualTimer {
+    fn drop(&mut self) {
+        // Take the waker out before it is dropped, outside the lock.
+        let slot = self.clock.lock().timers.remove(&self.id);
+        drop(slot);
+    }
+}

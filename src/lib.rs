@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod batch;
+mod clock;
+mod deadline;
+mod ext;
+
+pub use batch::{Batch, TryBatch};
+pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer};
+pub use ext::{StreamzExt, TryStreamzExt};

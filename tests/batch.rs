@@ -1,0 +1,474 @@
+//! Behaviour of `batch` and `try_batch`, on virtual time.
+
+mod support;
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::stream::{self, FusedStream, Stream, StreamExt};
+use streamz::{Batch, ManualClock, StreamzExt, SystemClock, TryBatch, TryStreamzExt};
+use support::{ms, panic_site, source, Driver, End, Item};
+
+fn batch_on<T>(
+    max_size: usize,
+    max_latency: Duration,
+) -> (
+    ManualClock,
+    support::Feed<T>,
+    Driver<Batch<support::Source<T>, ManualClock>>,
+) {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let driver = Driver::new(
+        input.batch(max_size, max_latency).with_clock(clock.clone()),
+        &clock,
+    );
+    (clock, feed, driver)
+}
+
+// SPEC §7, row 1.
+#[test]
+fn batch_flushes_at_max_size_then_partial_at_end() {
+    let (_clock, feed, mut d) = batch_on(3, ms(100));
+    for i in 1..=5 {
+        feed.push(i);
+    }
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), Item(0, vec![4, 5]), End(0)]);
+}
+
+// SPEC §7, row 2.
+#[test]
+fn batch_flushes_at_deadline_counted_from_first_item() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    d.at(60);
+    feed.push(2);
+    feed.push(3);
+    d.run();
+    d.step_to(99);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, vec![1, 2, 3])]);
+}
+
+// SPEC §7, row 3: timer first.
+#[test]
+fn batch_item_ready_at_the_deadline_goes_into_the_next_batch() {
+    let (clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    // Item 2 becomes ready and the deadline passes before the adapter is polled again.
+    feed.push(2);
+    clock.advance(ms(100));
+    d.run();
+    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+    d.step_to(199);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(200);
+    assert_eq!(d.take(), vec![Item(200, vec![2])]);
+}
+
+#[test]
+fn batch_deadline_holds_on_an_always_ready_source() {
+    // Every item costs 1 ms of (virtual) production time and the source is never `Pending`:
+    // only a deadline checked before each inner poll can end the batch.
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let source = stream::iter(0..).map(move |i: u32| {
+        ticking.advance(ms(1));
+        i
+    });
+    let mut d = Driver::new(source.batch(1000, ms(10)).with_clock(clock.clone()), &clock);
+    // The first `run` must come back: the first batch leaves at its deadline.
+    let mut s = d.stream();
+    let waker = Waker::from(std::sync::Arc::new(support::WakeCounter::default()));
+    let mut cx = Context::from_waker(&waker);
+    let first = match s.as_mut().poll_next(&mut cx) {
+        Poll::Ready(Some(batch)) => batch,
+        other => panic!("expected a batch, got {other:?}"),
+    };
+    // Item 0 arrived at 1 ms (after its production), so the deadline is 11 ms: items 0..=9
+    // arrived at 1..=10 ms, and the check at 11 ms closes the batch.
+    assert_eq!(first, (0..10).collect::<Vec<_>>());
+    let second = match s.as_mut().poll_next(&mut cx) {
+        Poll::Ready(Some(batch)) => batch,
+        other => panic!("expected a batch, got {other:?}"),
+    };
+    assert_eq!(second, (10..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn batch_next_deadline_starts_at_its_own_first_item() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+    d.at(150);
+    feed.push(2);
+    d.run();
+    d.step_to(249);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(250);
+    assert_eq!(d.take(), vec![Item(250, vec![2])]);
+}
+
+#[test]
+fn batch_size_flush_discards_the_old_deadline() {
+    let (_clock, feed, mut d) = batch_on(2, ms(100));
+    feed.push(1);
+    feed.push(2);
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, vec![1, 2])]);
+    d.at(50);
+    feed.push(3);
+    d.run();
+    d.step_to(149);
+    assert_eq!(d.take(), vec![], "the deadline of [1, 2] must not flush [3]");
+    d.step_to(150);
+    assert_eq!(d.take(), vec![Item(150, vec![3])]);
+}
+
+#[test]
+fn batch_never_yields_an_empty_batch() {
+    let (clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+    d.step_to(1000);
+    assert_eq!(d.take(), vec![]);
+    // Ending with nothing pending yields just the end.
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![End(1000)]);
+    assert_eq!(clock.timers(), 0);
+}
+
+#[test]
+fn batch_end_flushes_the_partial_batch_at_once() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    d.at(30);
+    feed.push(2);
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![Item(30, vec![1, 2]), End(30)]);
+}
+
+#[test]
+fn batch_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    feed.end();
+    d.run();
+    assert!(d.get().is_terminated());
+    let polls = feed.polls();
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..3 {
+        // The source panics if polled after its end; the adapter must not do that.
+        assert_eq!(d.stream().poll_next(&mut cx), Poll::Ready(None));
+    }
+    assert_eq!(feed.polls(), polls);
+}
+
+#[test]
+fn batch_registers_a_timer_only_while_a_batch_waits() {
+    let (clock, feed, mut d) = batch_on(10, ms(100));
+    d.run();
+    assert_eq!(clock.timers(), 0, "nothing pending, nothing to wait for");
+    feed.push(1);
+    d.run();
+    assert_eq!(clock.timers(), 1);
+    let wakes = d.wakes();
+    clock.advance(ms(100));
+    assert_eq!(d.wakes(), wakes + 1, "reaching the deadline wakes the task");
+    d.run();
+    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+    assert_eq!(clock.timers(), 0);
+}
+
+#[test]
+fn batch_drop_releases_the_timer() {
+    let (clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    assert_eq!(clock.timers(), 1);
+    drop(d);
+    assert_eq!(clock.timers(), 0);
+}
+
+#[test]
+fn batch_zero_latency_yields_what_is_ready() {
+    let (clock, feed, mut d) = batch_on(3, Duration::ZERO);
+    for i in 1..=4 {
+        feed.push(i);
+    }
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), Item(0, vec![4])]);
+    assert_eq!(clock.timers(), 0);
+    d.at(5);
+    feed.push(5);
+    d.run();
+    assert_eq!(d.take(), vec![Item(5, vec![5])]);
+}
+
+#[test]
+fn batch_zero_latency_on_an_always_ready_source_yields_at_the_poll_budget() {
+    let clock = ManualClock::new();
+    let mut s = stream::iter(0u32..)
+        .batch(usize::MAX, Duration::ZERO)
+        .with_clock(clock);
+    let first = futures::executor::block_on(s.next()).unwrap();
+    assert_eq!(first, (0..128).collect::<Vec<_>>());
+    let second = futures::executor::block_on(s.next()).unwrap();
+    assert_eq!(second, (128..256).collect::<Vec<_>>());
+}
+
+#[test]
+fn batch_max_latency_means_no_time_bound() {
+    for latency in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+        let (clock, feed, mut d) = batch_on(3, latency);
+        feed.push(1);
+        feed.push(2);
+        d.run();
+        assert_eq!(clock.timers(), 0, "no deadline, no timer");
+        d.at(1_000_000_000);
+        assert_eq!(d.take(), vec![]);
+        feed.push(3);
+        feed.push(4);
+        feed.end();
+        d.run();
+        assert_eq!(
+            d.take(),
+            vec![
+                Item(1_000_000_000, vec![1, 2, 3]),
+                Item(1_000_000_000, vec![4]),
+                End(1_000_000_000)
+            ]
+        );
+    }
+}
+
+#[test]
+fn batch_memory_follows_the_buffered_items_not_max_size() {
+    let clock = ManualClock::new();
+    let out: Vec<Vec<u8>> = futures::executor::block_on(
+        stream::iter([1u8, 2, 3])
+            .batch(usize::MAX, ms(100))
+            .with_clock(clock)
+            .collect(),
+    );
+    assert_eq!(out, vec![vec![1, 2, 3]]);
+    assert!(out[0].capacity() < 16, "capacity {}", out[0].capacity());
+}
+
+#[test]
+fn batch_bounds_the_work_of_one_poll_and_wakes_itself() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<u32>();
+    for i in 0..1000 {
+        feed.push(i);
+    }
+    let mut s = Box::pin(input.batch(usize::MAX, ms(100)).with_clock(clock));
+    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    assert_eq!(feed.polls(), 128, "one poll takes at most 128 items");
+    assert_eq!(wakes.count(), 1, "and wakes its task to continue");
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    assert_eq!(feed.polls(), 256);
+    assert_eq!(wakes.count(), 2);
+}
+
+#[test]
+fn batch_zero_max_size_panics_at_the_call_site() {
+    let (message, site) = panic_site(|| {
+        let _ = stream::iter([1]).batch(0, ms(1));
+    });
+    assert!(message.contains("max_size"), "{message}");
+    assert!(site.starts_with("tests/batch.rs:"), "reported at {site}");
+    let (message, site) = panic_site(|| {
+        let _ = stream::iter([Ok::<u8, ()>(1)]).try_batch(0, ms(1));
+    });
+    assert!(message.contains("max_size"), "{message}");
+    assert!(site.starts_with("tests/batch.rs:"), "reported at {site}");
+}
+
+#[test]
+fn batch_take_pending_recovers_the_items_and_cancels_the_deadline() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    feed.push(2);
+    d.run();
+    assert_eq!(d.stream().take_pending(), vec![1, 2]);
+    d.step_to(300);
+    assert_eq!(d.take(), vec![]);
+    feed.push(3);
+    d.run();
+    d.step_to(400);
+    assert_eq!(d.take(), vec![Item(400, vec![3])]);
+}
+
+#[test]
+fn batch_with_clock_after_polling_keeps_items_and_restarts_the_deadline() {
+    let first = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = input.batch(10, ms(100)).with_clock(first.clone());
+    feed.push(1);
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    first.advance(ms(50));
+
+    let second = ManualClock::new();
+    let mut d = Driver::new(s.with_clock(second.clone()), &second);
+    assert_eq!(first.timers(), 0, "the old clock's timer is gone");
+    d.run();
+    d.step_to(99);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+}
+
+#[test]
+fn batch_size_hint_contains_the_true_count() {
+    let s = stream::iter(0..10).batch(3, ms(1));
+    assert_eq!(s.size_hint(), (4, Some(10)));
+    let s = stream::iter(0..9).batch(3, ms(1));
+    assert_eq!(s.size_hint(), (3, Some(9)));
+    let s = stream::iter(0..0).batch(3, ms(1));
+    assert_eq!(s.size_hint(), (0, Some(0)));
+    let s = stream::repeat(1).batch(3, ms(1));
+    assert_eq!(s.size_hint(), (usize::MAX / 3, None));
+
+    // Pending items count too, and the end yields exactly what the hint allowed.
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let mut d = Driver::new(input.batch(2, ms(100)).with_clock(clock.clone()), &clock);
+    feed.push(1);
+    d.run();
+    // The source's hint is (0, None): one pending item means at least one batch.
+    assert_eq!(d.get().size_hint(), (1, None));
+    feed.end();
+    d.run();
+    assert_eq!(d.get().size_hint(), (0, Some(0)));
+
+    let s = stream::iter(vec![Ok::<u8, ()>(1), Err(()), Ok(2)]).try_batch(2, ms(1));
+    assert_eq!(s.size_hint(), (2, Some(3)));
+    let out: Vec<_> = futures::executor::block_on(s.collect());
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn batch_debug_shows_the_settings() {
+    let s = stream::iter([1, 2]).batch(3, ms(5));
+    let text = format!("{s:?}");
+    assert!(text.starts_with("Batch"), "{text}");
+    assert!(text.contains("max_size: 3"), "{text}");
+    let s = stream::iter([Ok::<u8, ()>(1)]).try_batch(3, ms(5));
+    assert!(format!("{s:?}").starts_with("TryBatch"));
+}
+
+#[test]
+fn batch_accessors_reach_the_inner_stream() {
+    let mut s = stream::iter([1, 2, 3]).batch(2, ms(5));
+    assert_eq!(s.get_ref().size_hint(), (3, Some(3)));
+    assert_eq!(s.get_mut().next_inner_for_test(), Some(1));
+    assert_eq!(Pin::new(&mut s).get_pin_mut().size_hint(), (2, Some(2)));
+    let inner = s.into_inner();
+    assert_eq!(futures::executor::block_on(inner.collect::<Vec<_>>()), vec![2, 3]);
+}
+
+trait NextForTest: Stream + Unpin {
+    fn next_inner_for_test(&mut self) -> Option<Self::Item> {
+        futures::executor::block_on(self.next())
+    }
+}
+impl<S: Stream + Unpin> NextForTest for S {}
+
+#[test]
+fn batch_auto_traits_follow_the_inner_stream() {
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
+    assert_impl_all!(Batch<Ready>: Send, Sync, Unpin);
+    assert_impl_all!(Batch<Ready, ManualClock>: Send, Sync, Unpin);
+    assert_impl_all!(TryBatch<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>>: Send, Sync, Unpin);
+    type Local = stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>;
+    assert_not_impl_any!(Batch<Local>: Send, Sync);
+    type PinnedInner = futures::future::IntoStream<PinnedFuture>;
+    assert_not_impl_any!(Batch<PinnedInner>: Unpin);
+    assert_impl_all!(SystemClock: Send, Sync, Unpin, Copy);
+    assert_impl_all!(ManualClock: Send, Sync, Unpin, Clone, std::fmt::Debug);
+}
+
+struct PinnedFuture(std::marker::PhantomPinned);
+impl std::future::Future for PinnedFuture {
+    type Output = u8;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u8> {
+        Poll::Pending
+    }
+}
+
+// SPEC §7, row 4.
+#[test]
+fn try_batch_error_overtakes_the_pending_batch() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<u32, &str>>();
+    let mut d = Driver::new(input.try_batch(10, ms(100)).with_clock(clock.clone()), &clock);
+    feed.push(Ok(1));
+    feed.push(Ok(2));
+    feed.push(Err("e"));
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, Err("e"))]);
+    d.step_to(99);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, Ok(vec![1, 2]))]);
+}
+
+#[test]
+fn try_batch_error_keeps_the_batch_and_its_deadline() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<u32, &str>>();
+    let mut d = Driver::new(input.try_batch(3, ms(100)).with_clock(clock.clone()), &clock);
+    feed.push(Ok(1));
+    d.run();
+    d.at(50);
+    feed.push(Err("e"));
+    d.run();
+    assert_eq!(d.take(), vec![Item(50, Err("e"))]);
+    d.at(60);
+    // The error did not count towards the size, nor restart the deadline.
+    feed.push(Ok(2));
+    feed.push(Ok(3));
+    d.run();
+    assert_eq!(d.take(), vec![Item(60, Ok(vec![1, 2, 3]))]);
+    feed.push(Ok(4));
+    d.run();
+    d.at(70);
+    feed.push(Err("f"));
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![Item(70, Err("f")), Item(70, Ok(vec![4])), End(70)]);
+}
+
+#[test]
+fn try_batch_deadline_comes_before_a_ready_error() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<u32, &str>>();
+    let mut d = Driver::new(input.try_batch(10, ms(100)).with_clock(clock.clone()), &clock);
+    feed.push(Ok(1));
+    d.run();
+    feed.push(Err("e"));
+    clock.advance(ms(100));
+    d.run();
+    assert_eq!(d.take(), vec![Item(100, Ok(vec![1])), Item(100, Err("e"))]);
+}

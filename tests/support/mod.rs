@@ -1,0 +1,267 @@
+//! Test support: a source stream fed by the test, and a driver that polls like an executor.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use streamz::ManualClock;
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+struct SourceState<T> {
+    queue: VecDeque<T>,
+    ended: bool,
+    returned_none: bool,
+    waker: Option<Waker>,
+    polls: usize,
+}
+
+/// The test's end of a [`Source`]: pushes items and ends the stream, waking the consumer.
+pub struct Feed<T> {
+    shared: Arc<Mutex<SourceState<T>>>,
+}
+
+impl<T> Clone for Feed<T> {
+    fn clone(&self) -> Self {
+        Feed {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// A stream that yields what its [`Feed`] pushed, returns `Pending` (registering the waker)
+/// when there is nothing, and panics if it is polled after it returned `None`.
+pub struct Source<T> {
+    shared: Arc<Mutex<SourceState<T>>>,
+}
+
+pub fn source<T>() -> (Feed<T>, Source<T>) {
+    let shared = Arc::new(Mutex::new(SourceState {
+        queue: VecDeque::new(),
+        ended: false,
+        returned_none: false,
+        waker: None,
+        polls: 0,
+    }));
+    (
+        Feed {
+            shared: shared.clone(),
+        },
+        Source { shared },
+    )
+}
+
+impl<T> Feed<T> {
+    pub fn push(&self, item: T) {
+        let waker = {
+            let mut state = self.shared.lock().unwrap();
+            assert!(!state.ended, "pushed after end");
+            state.queue.push_back(item);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    pub fn end(&self) {
+        let waker = {
+            let mut state = self.shared.lock().unwrap();
+            state.ended = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// How many times the stream has been polled.
+    pub fn polls(&self) -> usize {
+        self.shared.lock().unwrap().polls
+    }
+
+    /// Items pushed and not yet taken by the consumer.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().unwrap().queue.len()
+    }
+}
+
+impl<T> Stream for Source<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = self.shared.lock().unwrap();
+        assert!(!state.returned_none, "source polled after it returned None");
+        state.polls += 1;
+        if let Some(item) = state.queue.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if state.ended {
+            state.returned_none = true;
+            return Poll::Ready(None);
+        }
+        state.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl<T> Unpin for Source<T> {}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+pub struct WakeCounter(AtomicUsize);
+
+impl Wake for WakeCounter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl WakeCounter {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One observed event of the driven stream: an item or the end, at a virtual time in ms.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub enum Event<T> {
+    Item(u64, T),
+    End(u64),
+}
+
+pub use Event::{End, Item};
+
+/// Polls a stream the way an executor does: once at the start, again right after each
+/// `Ready(Some)`, and otherwise only after its waker was woken.
+pub struct Driver<S: Stream> {
+    stream: Pin<Box<S>>,
+    wakes: Arc<WakeCounter>,
+    waker: Waker,
+    seen: usize,
+    must_poll: bool,
+    clock: ManualClock,
+    start: Instant,
+    ended: bool,
+    events: Vec<Event<S::Item>>,
+    pub polls: usize,
+}
+
+impl<S: Stream> Driver<S> {
+    /// Drives `stream` on `clock`; times are measured from now on `clock`.
+    pub fn new(stream: S, clock: &ManualClock) -> Self {
+        let wakes = Arc::new(WakeCounter::default());
+        Driver {
+            stream: Box::pin(stream),
+            waker: Waker::from(wakes.clone()),
+            wakes,
+            seen: 0,
+            must_poll: true,
+            clock: clock.clone(),
+            start: clock.now(),
+            ended: false,
+            events: Vec::new(),
+            polls: 0,
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        (self.clock.now() - self.start).as_millis() as u64
+    }
+
+    /// Polls until the stream returns `Pending` and nobody has woken it since.
+    pub fn run(&mut self) {
+        let mut rounds = 0;
+        while !self.ended && (self.must_poll || self.wakes.count() > self.seen) {
+            rounds += 1;
+            assert!(rounds < 100_000, "the stream keeps waking itself");
+            self.must_poll = false;
+            self.seen = self.wakes.count();
+            self.polls += 1;
+            let mut cx = Context::from_waker(&self.waker);
+            match self.stream.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(item)) => {
+                    let t = self.now_ms();
+                    self.events.push(Item(t, item));
+                    self.must_poll = true;
+                }
+                Poll::Ready(None) => {
+                    let t = self.now_ms();
+                    self.events.push(End(t));
+                    self.ended = true;
+                }
+                Poll::Pending => {}
+            }
+        }
+    }
+
+    /// Advances the clock to `t` ms after the start, running the stream after the move.
+    pub fn at(&mut self, t: u64) {
+        let now = self.now_ms();
+        assert!(t >= now, "time goes forward only: {t} < {now}");
+        self.clock.advance(ms(t - now));
+        self.run();
+    }
+
+    /// Advances the clock to `t` one millisecond at a time, running the stream after each step.
+    pub fn step_to(&mut self, t: u64) {
+        while self.now_ms() < t {
+            self.clock.advance(ms(1));
+            self.run();
+        }
+    }
+
+    /// Takes the events recorded so far.
+    pub fn take(&mut self) -> Vec<Event<S::Item>> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn wakes(&self) -> usize {
+        self.wakes.count()
+    }
+
+    pub fn stream(&mut self) -> Pin<&mut S> {
+        self.stream.as_mut()
+    }
+
+    pub fn get(&self) -> &S {
+        &self.stream
+    }
+}
+
+/// Runs `f` and returns the panic message and the file:line the panic was reported at.
+pub fn panic_site(f: impl FnOnce() + std::panic::UnwindSafe) -> (String, String) {
+    use std::sync::OnceLock;
+    static LOCK: Mutex<()> = Mutex::new(());
+    static SITE: OnceLock<Mutex<Option<String>>> = OnceLock::new();
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let site = SITE.get_or_init(|| Mutex::new(None));
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let loc = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        *site.lock().unwrap() = Some(loc);
+    }));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(previous);
+    let payload = result.expect_err("expected a panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let loc = site.lock().unwrap().take().unwrap_or_default();
+    (message, loc)
+}
