@@ -202,7 +202,12 @@ impl<T, C: Clock> Core<T, C> {
 }
 
 impl<T: fmt::Debug, C: Clock + fmt::Debug> Core<T, C> {
-    fn debug(&self, name: &str, stream: &dyn fmt::Debug, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn debug(
+        &self,
+        name: &str,
+        stream: &dyn fmt::Debug,
+        f: &mut fmt::Formatter<'_>,
+    ) -> fmt::Result {
         f.debug_struct(name)
             .field("stream", stream)
             .field("pending", &self.items)

@@ -179,7 +179,11 @@ impl ManualClock {
 
     /// How many timers are armed on this clock and have neither fired nor been dropped.
     pub fn timers(&self) -> usize {
-        self.lock().timers.values().filter(|slot| !slot.fired).count()
+        self.lock()
+            .timers
+            .values()
+            .filter(|slot| !slot.fired)
+            .count()
     }
 
     fn lock(&self) -> MutexGuard<'_, Timeline> {

@@ -30,7 +30,7 @@ pub trait StreamzExt: Stream {
     /// ```text
     /// input:   1-2-3-4-5---------6-----|       (one character = 10 ms)
     /// batch(3, 50ms):
-    /// output:  ----A-------B---------C-|       A = [1, 2, 3], B = [4, 5], C = [6]
+    /// output:  ----A------B-----------C|       A = [1, 2, 3], B = [4, 5], C = [6]
     /// ```
     ///
     /// - `max_latency == Duration::ZERO` never waits: whenever the inner stream returns
@@ -90,7 +90,7 @@ pub trait TryStreamzExt: TryStream {
     /// ```text
     /// input:   1-2-#-------|                   (one character = 10 ms, # = Err(e))
     /// try_batch(10, 50ms):
-    /// output:  ----#-A-----|                   A = Ok([1, 2]), # = Err(e)
+    /// output:  ----#A------|                   A = Ok([1, 2]), # = Err(e)
     /// ```
     ///
     /// # Panics

@@ -10,14 +10,12 @@ use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::{Batch, ManualClock, StreamzExt, SystemClock, TryBatch, TryStreamzExt};
 use support::{ms, panic_site, source, Driver, End, Item};
 
+type BatchDriver<T> = Driver<Batch<support::Source<T>, ManualClock>>;
+
 fn batch_on<T>(
     max_size: usize,
     max_latency: Duration,
-) -> (
-    ManualClock,
-    support::Feed<T>,
-    Driver<Batch<support::Source<T>, ManualClock>>,
-) {
+) -> (ManualClock, support::Feed<T>, BatchDriver<T>) {
     let clock = ManualClock::new();
     let (feed, input) = source();
     let driver = Driver::new(
@@ -36,7 +34,10 @@ fn batch_flushes_at_max_size_then_partial_at_end() {
     }
     feed.end();
     d.run();
-    assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), Item(0, vec![4, 5]), End(0)]);
+    assert_eq!(
+        d.take(),
+        vec![Item(0, vec![1, 2, 3]), Item(0, vec![4, 5]), End(0)]
+    );
 }
 
 // SPEC §7, row 2.
@@ -128,7 +129,11 @@ fn batch_size_flush_discards_the_old_deadline() {
     feed.push(3);
     d.run();
     d.step_to(149);
-    assert_eq!(d.take(), vec![], "the deadline of [1, 2] must not flush [3]");
+    assert_eq!(
+        d.take(),
+        vec![],
+        "the deadline of [1, 2] must not flush [3]"
+    );
     d.step_to(150);
     assert_eq!(d.take(), vec![Item(150, vec![3])]);
 }
@@ -384,7 +389,10 @@ fn batch_accessors_reach_the_inner_stream() {
     assert_eq!(s.get_mut().next_inner_for_test(), Some(1));
     assert_eq!(Pin::new(&mut s).get_pin_mut().size_hint(), (2, Some(2)));
     let inner = s.into_inner();
-    assert_eq!(futures::executor::block_on(inner.collect::<Vec<_>>()), vec![2, 3]);
+    assert_eq!(
+        futures::executor::block_on(inner.collect::<Vec<_>>()),
+        vec![2, 3]
+    );
 }
 
 trait NextForTest: Stream + Unpin {
@@ -422,7 +430,10 @@ impl std::future::Future for PinnedFuture {
 fn try_batch_error_overtakes_the_pending_batch() {
     let clock = ManualClock::new();
     let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(input.try_batch(10, ms(100)).with_clock(clock.clone()), &clock);
+    let mut d = Driver::new(
+        input.try_batch(10, ms(100)).with_clock(clock.clone()),
+        &clock,
+    );
     feed.push(Ok(1));
     feed.push(Ok(2));
     feed.push(Err("e"));
@@ -438,7 +449,10 @@ fn try_batch_error_overtakes_the_pending_batch() {
 fn try_batch_error_keeps_the_batch_and_its_deadline() {
     let clock = ManualClock::new();
     let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(input.try_batch(3, ms(100)).with_clock(clock.clone()), &clock);
+    let mut d = Driver::new(
+        input.try_batch(3, ms(100)).with_clock(clock.clone()),
+        &clock,
+    );
     feed.push(Ok(1));
     d.run();
     d.at(50);
@@ -457,14 +471,20 @@ fn try_batch_error_keeps_the_batch_and_its_deadline() {
     feed.push(Err("f"));
     feed.end();
     d.run();
-    assert_eq!(d.take(), vec![Item(70, Err("f")), Item(70, Ok(vec![4])), End(70)]);
+    assert_eq!(
+        d.take(),
+        vec![Item(70, Err("f")), Item(70, Ok(vec![4])), End(70)]
+    );
 }
 
 #[test]
 fn try_batch_deadline_comes_before_a_ready_error() {
     let clock = ManualClock::new();
     let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(input.try_batch(10, ms(100)).with_clock(clock.clone()), &clock);
+    let mut d = Driver::new(
+        input.try_batch(10, ms(100)).with_clock(clock.clone()),
+        &clock,
+    );
     feed.push(Ok(1));
     d.run();
     feed.push(Err("e"));
