@@ -10,7 +10,7 @@
 
 mod batch;
 mod clock;
-mod deadline;
+mod engine;
 mod ext;
 
 pub use batch::{Batch, TryBatch};

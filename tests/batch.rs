@@ -92,8 +92,8 @@ fn batch_deadline_holds_on_an_always_ready_source() {
         Poll::Ready(Some(batch)) => batch,
         other => panic!("expected a batch, got {other:?}"),
     };
-    // Item 0 arrived at 1 ms (after its production), so the deadline is 11 ms: items 0..=9
-    // arrived at 1..=10 ms, and the check at 11 ms closes the batch.
+    // Item 0 is polled at 0 ms, so the deadline is 10 ms; item 9 is polled at 9 ms, and the
+    // check before the next poll, at 10 ms, closes the batch.
     assert_eq!(first, (0..10).collect::<Vec<_>>());
     let second = match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(batch)) => batch,

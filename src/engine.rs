@@ -1,0 +1,430 @@
+//! The poll loop, deadline timer and poll budget shared by every adapter.
+//!
+//! Each adapter is a [`Machine`]: it says what to do with an item, with a deadline reached, with
+//! an idle or ended inner stream, and when it next needs to be woken. [`Engine::poll`] runs the
+//! one loop they all share, and holds the rules they all follow:
+//!
+//! - **timer first**: before every poll of the inner stream, the clock is read and every deadline
+//!   reached at that instant is acted on, so an item that arrives at or after a deadline never
+//!   counts as arriving before it, even when the inner stream is always ready;
+//! - an item's arrival time is the clock reading taken just before the poll that produced it;
+//! - after [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`;
+//! - before returning `Pending`, the one timer is armed for the machine's next deadline that
+//!   will yield something (none is armed for deadlines that would yield nothing);
+//! - the inner stream is never polled after it returned `None`.
+
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use std::pin::Pin;
+
+use futures_core::Stream;
+
+use crate::clock::{Clock, Timer};
+
+/// How many inner items one `poll_next` call may take without yielding anything before it
+/// wakes its own task and returns `Pending`.
+pub(crate) const BUDGET: u32 = 128;
+
+/// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
+#[inline]
+pub(crate) fn after(now: Instant, d: Duration) -> Option<Instant> {
+    now.checked_add(d)
+}
+
+/// Why the inner stream stopped giving items within one `poll_next` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idle {
+    /// It returned `Pending`.
+    Pending,
+    /// It is still ready, but the poll budget is spent.
+    BudgetSpent,
+}
+
+/// The state machine of one adapter, driven by [`Engine::poll`].
+pub(crate) trait Machine {
+    /// What the machine takes from the inner stream (the `Ok` side, for `try_` adapters).
+    type Item;
+    /// What the machine yields.
+    type Output;
+
+    /// Acts on every deadline reached at `now`; returns what that yields, if anything.
+    fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
+
+    /// Takes an item arriving at `now` (after `on_deadlines(now)`).
+    fn on_item(&mut self, item: Self::Item, now: Instant) -> Option<Self::Output>;
+
+    /// The inner stream has nothing more for this call (zero-duration settings act here).
+    fn on_idle(&mut self, why: Idle) -> Option<Self::Output>;
+
+    /// The inner stream has ended.
+    fn on_end(&mut self) -> Option<Self::Output>;
+
+    /// The earliest deadline at which something will be yielded, if any: the task must be
+    /// woken then.
+    fn wake_at(&self) -> Option<Instant>;
+
+    /// Moves every running deadline to a new clock whose time is `now`: each restarts in full
+    /// from `now` (an instant of another clock means nothing on this one).
+    fn restart(&mut self, now: Instant);
+
+    /// Bounds on the number of outputs still to come, given the inner stream's bounds, which
+    /// are `(0, Some(0))` once it has ended.
+    fn size_hint(&self, inner: (usize, Option<usize>)) -> (usize, Option<usize>);
+
+    /// Adds the machine's settings and state to a `Debug` output.
+    fn debug_fields(&self, out: &mut std::fmt::DebugStruct<'_, '_>)
+    where
+        Self::Item: std::fmt::Debug;
+}
+
+/// The clock, the single reusable timer and the end-of-stream flag of one adapter.
+#[derive(Debug)]
+pub(crate) struct Engine<C: Clock> {
+    pub(crate) clock: C,
+    timer: Option<C::Timer>,
+    /// The deadline `timer` is armed for, until it fires and that firing is consumed.
+    armed: Option<Instant>,
+    /// The inner stream has returned `None`; it is never polled again.
+    done: bool,
+}
+
+impl<C: Clock> Engine<C> {
+    pub(crate) fn new(clock: C) -> Self {
+        Engine {
+            clock,
+            timer: None,
+            armed: None,
+            done: false,
+        }
+    }
+
+    /// The same state on another clock. A timer belongs to its clock, so it is dropped.
+    pub(crate) fn with_clock<C2: Clock>(self, clock: C2) -> Engine<C2> {
+        Engine {
+            clock,
+            timer: None,
+            armed: None,
+            done: self.done,
+        }
+    }
+
+    /// Whether the adapter has nothing more to yield: the inner stream has ended and no
+    /// deadline is left that would yield something.
+    pub(crate) fn is_terminated<M: Machine>(&self, machine: &M) -> bool {
+        self.done && machine.wake_at().is_none()
+    }
+
+    /// The adapter's `size_hint`.
+    pub(crate) fn size_hint<M: Machine>(
+        &self,
+        machine: &M,
+        inner: (usize, Option<usize>),
+    ) -> (usize, Option<usize>) {
+        machine.size_hint(if self.done { (0, Some(0)) } else { inner })
+    }
+
+    /// One `poll_next` of the adapter: drives `machine` with the items of `stream`.
+    ///
+    /// `split` turns an inner item into a machine item, or into an error that is yielded at
+    /// once and touches nothing else (the `try_` adapters).
+    pub(crate) fn poll<S, M, E>(
+        &mut self,
+        mut stream: Pin<&mut S>,
+        machine: &mut M,
+        cx: &mut Context<'_>,
+        split: impl Fn(S::Item) -> Result<M::Item, E>,
+    ) -> Poll<Option<Result<M::Output, E>>>
+    where
+        S: Stream,
+        M: Machine,
+    {
+        let mut budget = BUDGET;
+        loop {
+            // Timer first: every deadline reached now is acted on before another item is taken.
+            let now = self.clock.now();
+            if let Some(out) = machine.on_deadlines(now) {
+                return Poll::Ready(Some(Ok(out)));
+            }
+            if self.done {
+                // Only a deadline can still yield something (a throttled trailing item).
+                return match machine.wake_at() {
+                    None => Poll::Ready(None),
+                    Some(at) => self.wait(machine, at, cx),
+                };
+            }
+            if budget == 0 {
+                if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                // Let the executor run other tasks; come back at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match split(item) {
+                    Ok(item) => {
+                        if let Some(out) = machine.on_item(item, now) {
+                            return Poll::Ready(Some(Ok(out)));
+                        }
+                    }
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                },
+                Poll::Ready(None) => {
+                    self.done = true;
+                    if let Some(out) = machine.on_end() {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                }
+                Poll::Pending => {
+                    if let Some(out) = machine.on_idle(Idle::Pending) {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                    // The inner stream has registered the waker; a deadline that will yield
+                    // something needs the timer too.
+                    return match machine.wake_at() {
+                        None => Poll::Pending,
+                        Some(at) => self.wait(machine, at, cx),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Arms the timer for `at` and returns `Pending`, or, if `at` is already reached, acts on it.
+    fn wait<M: Machine, E>(
+        &mut self,
+        machine: &mut M,
+        at: Instant,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<M::Output, E>>> {
+        match self.poll_timer(at, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                // The timer says `at` is reached; trust it even if the clock reads a hair
+                // earlier, so that a timer firing cannot turn into a busy loop.
+                let now = self.clock.now().max(at);
+                match machine.on_deadlines(now) {
+                    Some(out) => Poll::Ready(Some(Ok(out))),
+                    None => {
+                        // `wake_at` promised an output at `at`. Should a machine break that
+                        // promise, re-evaluate on the next poll rather than hang.
+                        debug_assert!(false, "a machine yielded nothing at its wake_at deadline");
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+    }
+
+    /// Registers the task to be woken at `at`: `Ready` if that is already reached.
+    ///
+    /// A timer still armed for an *earlier* deadline is kept rather than re-armed (re-arming
+    /// costs more than an early wake-up); when it fires, it is re-armed for `at` here.
+    fn poll_timer(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match &mut self.timer {
+                None => {
+                    self.timer = Some(self.clock.timer(at));
+                    self.armed = Some(at);
+                }
+                Some(timer) => {
+                    if !matches!(self.armed, Some(armed) if armed <= at) {
+                        timer.reset(at);
+                        self.armed = Some(at);
+                    }
+                }
+            }
+            if let Some(timer) = &mut self.timer {
+                match timer.poll_fired(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => {
+                        if self.armed.take() == Some(at) {
+                            return Poll::Ready(());
+                        }
+                        // An earlier arming fired: loop to re-arm for `at`.
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The accessors every adapter has: `get_ref`, `get_mut`, `get_pin_mut` and `into_inner`.
+/// `$dropped` says what `into_inner` drops.
+macro_rules! inner_accessors {
+    ($dropped:literal) => {
+        /// A reference to the inner stream.
+        pub fn get_ref(&self) -> &S {
+            &self.stream
+        }
+
+        /// A mutable reference to the inner stream.
+        ///
+        /// Items taken from it directly bypass the adapter.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.stream
+        }
+
+        /// A pinned mutable reference to the inner stream.
+        ///
+        /// Items taken from it directly bypass the adapter.
+        pub fn get_pin_mut(self: ::std::pin::Pin<&mut Self>) -> ::std::pin::Pin<&mut S> {
+            self.project().stream
+        }
+
+        #[doc = concat!("The inner stream. ", $dropped)]
+        pub fn into_inner(self) -> S {
+            self.stream
+        }
+    };
+}
+pub(crate) use inner_accessors;
+
+/// Defines an adapter pair: the plain `$Plain` over any stream, the `$Try` over a stream of
+/// `Result`s (errors pass through at once), both driven by the machine `$State` on an
+/// [`Engine`], with everything they have in common: the structs, `Stream`, `FusedStream`,
+/// `Debug`, the accessors and `with_clock`. `output |T| Out` names the machine's output for
+/// an item type `T`.
+macro_rules! adapter {
+    (
+        $(#[$plain_doc:meta])*
+        plain $Plain:ident,
+        $(#[$try_doc:meta])*
+        try $Try:ident,
+        state $State:ident,
+        output |$T:ident| $Out:ty,
+        into_inner_drops $dropped:literal,
+    ) => {
+        $(#[$plain_doc])*
+        #[must_use = "streams do nothing unless polled"]
+        #[pin_project::pin_project]
+        pub struct $Plain<S: futures_core::Stream, C: crate::Clock = crate::SystemClock> {
+            #[pin]
+            stream: S,
+            state: $State<S::Item>,
+            engine: crate::engine::Engine<C>,
+        }
+
+        $(#[$try_doc])*
+        #[must_use = "streams do nothing unless polled"]
+        #[pin_project::pin_project]
+        pub struct $Try<S: futures_core::TryStream, C: crate::Clock = crate::SystemClock> {
+            #[pin]
+            stream: S,
+            state: $State<S::Ok>,
+            engine: crate::engine::Engine<C>,
+        }
+
+        crate::engine::adapter!(@common $Plain, futures_core::Stream, Item, $dropped);
+        crate::engine::adapter!(@common $Try, futures_core::TryStream, Ok, $dropped);
+
+        impl<S, $T, C> futures_core::Stream for $Plain<S, C>
+        where
+            S: futures_core::Stream<Item = $T>,
+            C: crate::Clock,
+        {
+            type Item = $Out;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                let this = self.project();
+                this.engine
+                    .poll(this.stream, this.state, cx, Ok::<_, ::std::convert::Infallible>)
+                    .map(|out| {
+                        out.map(|out| match out {
+                            Ok(out) => out,
+                            Err(never) => match never {},
+                        })
+                    })
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.engine.size_hint(&self.state, self.stream.size_hint())
+            }
+        }
+
+        impl<S, $T, E, C> futures_core::Stream for $Try<S, C>
+        where
+            S: futures_core::TryStream<Ok = $T, Error = E>
+                + futures_core::Stream<Item = Result<$T, E>>,
+            C: crate::Clock,
+        {
+            type Item = Result<$Out, E>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                let this = self.project();
+                this.engine.poll(this.stream, this.state, cx, |item| item)
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.engine.size_hint(&self.state, self.stream.size_hint())
+            }
+        }
+
+        impl<S, $T, C> futures_core::stream::FusedStream for $Plain<S, C>
+        where
+            S: futures_core::Stream<Item = $T>,
+            C: crate::Clock,
+        {
+            fn is_terminated(&self) -> bool {
+                self.engine.is_terminated(&self.state)
+            }
+        }
+
+        impl<S, $T, E, C> futures_core::stream::FusedStream for $Try<S, C>
+        where
+            S: futures_core::TryStream<Ok = $T, Error = E>
+                + futures_core::Stream<Item = Result<$T, E>>,
+            C: crate::Clock,
+        {
+            fn is_terminated(&self) -> bool {
+                self.engine.is_terminated(&self.state)
+            }
+        }
+    };
+
+    (@common $Name:ident, $Bound:path, $Assoc:ident, $dropped:literal) => {
+        impl<S: $Bound, C: crate::Clock> $Name<S, C> {
+            crate::engine::inner_accessors!($dropped);
+
+            /// Replaces the clock, keeping every setting.
+            ///
+            /// Meant for use before the first poll. If called later, pending items are kept,
+            /// and every running deadline restarts in full on the new clock, from the moment
+            /// of the swap.
+            pub fn with_clock<C2: crate::Clock>(self, clock: C2) -> $Name<S, C2> {
+                let mut state = self.state;
+                crate::engine::Machine::restart(&mut state, crate::Clock::now(&clock));
+                $Name {
+                    stream: self.stream,
+                    state,
+                    engine: self.engine.with_clock(clock),
+                }
+            }
+        }
+
+        impl<S, C> ::std::fmt::Debug for $Name<S, C>
+        where
+            S: $Bound + ::std::fmt::Debug,
+            S::$Assoc: ::std::fmt::Debug,
+            C: crate::Clock + ::std::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let mut out = f.debug_struct(stringify!($Name));
+                out.field("stream", &self.stream);
+                crate::engine::Machine::debug_fields(&self.state, &mut out);
+                out.field("clock", &self.engine.clock);
+                out.finish()
+            }
+        }
+    };
+}
+pub(crate) use adapter;
