@@ -5,6 +5,8 @@ use std::time::Duration;
 use futures_core::stream::{Stream, TryStream};
 
 use crate::batch::{Batch, TryBatch};
+use crate::debounce::{Debounce, TryDebounce};
+use crate::throttle::{Throttle, TryThrottle};
 
 /// Time-aware adapters for every [`Stream`].
 ///
@@ -47,7 +49,9 @@ pub trait StreamzExt: Stream {
     /// Dropping the adapter drops the pending items;
     /// [`Batch::take_pending`] takes them out first.
     ///
-    /// See also [`try_batch`](TryStreamzExt::try_batch) for streams of `Result`s.
+    /// See also [`throttle`](StreamzExt::throttle) and [`debounce`](StreamzExt::debounce),
+    /// which thin a stream out instead of grouping it, and
+    /// [`try_batch`](TryStreamzExt::try_batch) for streams of `Result`s.
     ///
     /// # Panics
     ///
@@ -73,6 +77,137 @@ pub trait StreamzExt: Stream {
         Self: Sized,
     {
         Batch::new(self, max_size, max_latency)
+    }
+
+    /// Lets at most one item through per `period`: a rate limit that drops the surplus.
+    ///
+    /// An item that arrives while no window is open passes and opens a window of `period` from
+    /// its arrival. What happens to the items that arrive while the window is open depends on
+    /// the [`edge`](Throttle::edge):
+    ///
+    /// 1. [`Edge::Leading`](crate::Edge::Leading) (the default): they are dropped. An item
+    ///    arriving exactly at the window's end passes (the end is inclusive). Dropped items
+    ///    never extend the window.
+    /// 2. [`Edge::Trailing`](crate::Edge::Trailing): the first item opens the window silently;
+    ///    when the window ends, the latest item received in it is yielded, and that emission
+    ///    opens the next window (if no item was received, the window just closes).
+    /// 3. [`Edge::Both`](crate::Edge::Both): the first item passes at once, and at the end of
+    ///    the window the latest item received *during* it (if any) is yielded and opens the
+    ///    next window. A lone item is never yielded twice.
+    ///
+    /// Two yields are never closer than `period` apart: a window opened by a trailing emission
+    /// starts at the moment of that emission. This holds to the end: when the inner stream ends
+    /// with a trailing item pending, the item leaves when its window ends, and then the stream
+    /// ends.
+    ///
+    /// ```text
+    /// input:     ab-c----d-e---|          (one character = 10 ms; throttle(30ms))
+    /// Leading:   a--c----d-----|
+    /// Trailing:  ---b--c--d--e-|
+    /// Both:      a--b--c--d--e-|
+    /// ```
+    ///
+    /// - `Duration::ZERO`: every item passes.
+    /// - A `period` past the range of [`Instant`](std::time::Instant) is a window that never
+    ///   ends: only the first item passes (`Leading`, `Both`); a trailing item pending at the
+    ///   end of the stream is dropped.
+    /// - Like every adapter here, the window's end is checked before each poll of the inner
+    ///   stream, and one `poll_next` call takes at most 128 items from it without yielding.
+    ///
+    /// # Data loss
+    ///
+    /// Throttling drops items by design: every item that arrives in an open window and is not
+    /// the window's trailing item is dropped, as soon as it is replaced or arrives. A pending
+    /// trailing item is dropped if the adapter is dropped.
+    ///
+    /// See also [`debounce`](StreamzExt::debounce), which waits for a pause instead of
+    /// keeping a steady rate, and [`try_throttle`](TryStreamzExt::try_throttle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// // Items that are all ready at once fall into one window: only the first passes.
+    /// let out: Vec<u32> = block_on(
+    ///     stream::iter(1..=5).throttle(Duration::from_secs(1)).collect(),
+    /// );
+    /// assert_eq!(out, vec![1]);
+    /// ```
+    fn throttle(self, period: Duration) -> Throttle<Self>
+    where
+        Self: Sized,
+    {
+        Throttle::new(self, period)
+    }
+
+    /// Waits for a pause: yields the latest item once `quiet` has passed without a new one.
+    ///
+    /// A *run* is a sequence of items, each arriving within `quiet` of the previous one. Every
+    /// item restarts the quiet period from its arrival. Which items of a run are yielded
+    /// depends on the [`edge`](Debounce::edge):
+    ///
+    /// 1. [`Edge::Trailing`](crate::Edge::Trailing) (the default): each item replaces the
+    ///    pending one; the pending item is yielded when the quiet period ends.
+    /// 2. [`Edge::Leading`](crate::Edge::Leading): an item arriving when no quiet period runs is
+    ///    yielded at once; the others are dropped (and still restart the quiet period).
+    /// 3. [`Edge::Both`](crate::Edge::Both): leading as above, and when the quiet period ends,
+    ///    the latest item is yielded if at least one arrived after the leading one.
+    ///
+    /// [`max_wait`](Debounce::max_wait) caps how long a busy run can hold back output.
+    ///
+    /// ```text
+    /// input:     ab-c----d-e---|          (one character = 10 ms; debounce(30ms))
+    /// Trailing:  ------c------e|
+    /// Leading:   a-------d-----|
+    /// Both:      a-----c-d----e|
+    ///
+    /// input:     abcdefg---|              debounce(30ms).max_wait(50ms)
+    /// Trailing:  -----e---g|
+    /// ```
+    ///
+    /// - A burst of items that are ready together costs one quiet period, not one per item.
+    /// - When the inner stream ends, a pending item is yielded at once, then the end.
+    /// - `Duration::ZERO`: a quiet period lasts while the inner stream stays ready, and ends
+    ///   when it returns `Pending`; so the latest item of each ready burst is yielded then. An
+    ///   always-ready source yields nothing until it pauses (unless `max_wait` is set).
+    /// - A `quiet` past the range of [`Instant`](std::time::Instant) never ends: a trailing
+    ///   item leaves only at `max_wait` or at the end of the stream.
+    /// - Like every adapter here, deadlines are checked before each poll of the inner stream,
+    ///   and one `poll_next` call takes at most 128 items from it without yielding, then wakes
+    ///   its task and returns `Pending`, so a busy source cannot starve the executor.
+    ///
+    /// # Data loss
+    ///
+    /// Debouncing drops items by design: with a trailing edge, every item replaced by a newer
+    /// one before its quiet period ended is dropped; with a leading edge, every item that
+    /// arrives while a quiet period runs is dropped. A pending item is dropped if the adapter
+    /// is dropped.
+    ///
+    /// See also [`throttle`](StreamzExt::throttle), which keeps a steady rate under constant
+    /// input where `debounce` waits for a pause, and
+    /// [`try_debounce`](TryStreamzExt::try_debounce).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// // The stream ends right after its burst: the latest item leaves at once.
+    /// let out: Vec<u32> = block_on(
+    ///     stream::iter(1..=5).debounce(Duration::from_secs(1)).collect(),
+    /// );
+    /// assert_eq!(out, vec![5]);
+    /// ```
+    fn debounce(self, quiet: Duration) -> Debounce<Self>
+    where
+        Self: Sized,
+    {
+        Debounce::new(self, quiet)
     }
 }
 
@@ -115,6 +250,64 @@ pub trait TryStreamzExt: TryStream {
         Self: Sized,
     {
         TryBatch::new(self, max_size, max_latency)
+    }
+
+    /// Like [`throttle`](StreamzExt::throttle), for a stream of `Result`s: `Ok` values are
+    /// throttled, and each `Err` is yielded at once.
+    ///
+    /// An error changes nothing else: it neither opens nor extends a window, and does not
+    /// replace the pending trailing value.
+    ///
+    /// # Data loss
+    ///
+    /// As for [`throttle`](StreamzExt::throttle), for `Ok` values; errors are never dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::TryStreamzExt;
+    ///
+    /// let input = stream::iter(vec![Ok(1), Ok(2), Err("bad"), Ok(3)]);
+    /// let out: Vec<Result<i32, &str>> =
+    ///     block_on(input.try_throttle(Duration::from_secs(1)).collect());
+    /// assert_eq!(out, vec![Ok(1), Err("bad")]);
+    /// ```
+    fn try_throttle(self, period: Duration) -> TryThrottle<Self>
+    where
+        Self: Sized,
+    {
+        TryThrottle::new(self, period)
+    }
+
+    /// Like [`debounce`](StreamzExt::debounce), for a stream of `Result`s: `Ok` values are
+    /// debounced, and each `Err` is yielded at once.
+    ///
+    /// An error changes nothing else: it does not restart the quiet period, does not count
+    /// towards a run, and does not replace the pending value.
+    ///
+    /// # Data loss
+    ///
+    /// As for [`debounce`](StreamzExt::debounce), for `Ok` values; errors are never dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::TryStreamzExt;
+    ///
+    /// let input = stream::iter(vec![Ok(1), Ok(2), Err("bad"), Ok(3)]);
+    /// let out: Vec<Result<i32, &str>> =
+    ///     block_on(input.try_debounce(Duration::from_secs(1)).collect());
+    /// assert_eq!(out, vec![Err("bad"), Ok(3)]);
+    /// ```
+    fn try_debounce(self, quiet: Duration) -> TryDebounce<Self>
+    where
+        Self: Sized,
+    {
+        TryDebounce::new(self, quiet)
     }
 }
 

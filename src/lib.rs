@@ -10,9 +10,15 @@
 
 mod batch;
 mod clock;
+mod debounce;
+mod edge;
 mod engine;
 mod ext;
+mod throttle;
 
 pub use batch::{Batch, TryBatch};
 pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer};
+pub use debounce::{Debounce, TryDebounce};
+pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
+pub use throttle::{Throttle, TryThrottle};

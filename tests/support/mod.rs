@@ -221,6 +221,34 @@ impl<S: Stream> Driver<S> {
         }
     }
 
+    /// Plays a schedule millisecond by millisecond up to `until` (inclusive): at each instant
+    /// the clock moves first (waking due timers), then the items due then are pushed (and the
+    /// end, if `end_at` is then), then the stream runs. Returns what it yielded, with times.
+    pub fn play<T: Clone>(
+        &mut self,
+        feed: &Feed<T>,
+        items: &[(u64, T)],
+        end_at: Option<u64>,
+        until: u64,
+    ) -> Vec<Event<S::Item>> {
+        let mut t = self.now_ms();
+        loop {
+            for (_, item) in items.iter().filter(|(at, _)| *at == t) {
+                feed.push(item.clone());
+            }
+            if end_at == Some(t) {
+                feed.end();
+            }
+            self.run();
+            if t >= until {
+                break;
+            }
+            self.clock.advance(ms(1));
+            t += 1;
+        }
+        self.take()
+    }
+
     /// Takes the events recorded so far.
     pub fn take(&mut self) -> Vec<Event<S::Item>> {
         std::mem::take(&mut self.events)

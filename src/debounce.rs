@@ -1,0 +1,228 @@
+//! [`Debounce`] and [`TryDebounce`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures_core::stream::{Stream, TryStream};
+
+use crate::clock::{Clock, SystemClock};
+use crate::edge::Edge;
+use crate::engine::{self, adapter, Engine, Idle, Machine};
+
+adapter! {
+    /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
+    plain Debounce,
+    /// Stream for the [`try_debounce`](crate::TryStreamzExt::try_debounce) method.
+    try TryDebounce,
+    state State,
+    output |T| T,
+    into_inner_drops "A pending trailing item, if any, is dropped.",
+}
+
+/// The debouncing state shared by [`Debounce`] and [`TryDebounce`].
+struct State<T> {
+    quiet: Duration,
+    max_wait: Option<Duration>,
+    edge: Edge,
+    /// A quiet period is running: the last item arrived less than `quiet` ago (or, for a zero
+    /// `quiet`, the inner stream has not paused since).
+    quiet_running: bool,
+    /// When the running quiet period ends; `None` while it runs: it ends only when the inner
+    /// stream pauses (zero `quiet`) or never (a `quiet` past the range of `Instant`).
+    quiet_end: Option<Instant>,
+    /// The `max_wait` deadline of the current run, counted from its first item.
+    run_end: Option<Instant>,
+    /// The trailing candidate: the latest item of the run that has not been yielded.
+    pending: Option<T>,
+}
+
+impl<T> State<T> {
+    fn new(quiet: Duration) -> Self {
+        State {
+            quiet,
+            max_wait: None,
+            edge: Edge::Trailing,
+            quiet_running: false,
+            quiet_end: None,
+            run_end: None,
+            pending: None,
+        }
+    }
+
+    fn start_run(&mut self, now: Instant) {
+        self.run_end = self.max_wait.and_then(|d| engine::after(now, d));
+    }
+
+    fn restart_quiet(&mut self, now: Instant) {
+        self.quiet_running = true;
+        self.quiet_end = if self.quiet == Duration::ZERO {
+            None
+        } else {
+            engine::after(now, self.quiet)
+        };
+    }
+
+    /// The quiet period is over: the run ends, and its trailing item (if any) leaves.
+    fn end_quiet(&mut self) -> Option<T> {
+        self.quiet_running = false;
+        self.quiet_end = None;
+        self.run_end = None;
+        self.pending.take()
+    }
+}
+
+impl<T> Machine for State<T> {
+    type Item = T;
+    type Output = T;
+
+    fn on_deadlines(&mut self, now: Instant) -> Option<T> {
+        if matches!(self.quiet_end, Some(end) if now >= end) {
+            return self.end_quiet();
+        }
+        if matches!(self.run_end, Some(end) if now >= end) {
+            if let Some(item) = self.pending.take() {
+                // `max_wait` cuts the run short: its latest item leaves, the quiet period
+                // keeps running, and the next item starts a new run.
+                self.run_end = None;
+                return Some(item);
+            }
+            if self.edge != Edge::Leading {
+                self.run_end = None;
+            }
+            // With `Edge::Leading`, the passed `run_end` stays: it lets the next item lead.
+        }
+        None
+    }
+
+    fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
+        let leads = match self.edge {
+            Edge::Leading => !self.quiet_running || matches!(self.run_end, Some(end) if now >= end),
+            Edge::Both => !self.quiet_running,
+            Edge::Trailing => false,
+        };
+        // Every item, yielded or dropped, restarts the quiet period.
+        self.restart_quiet(now);
+        if leads {
+            self.start_run(now);
+            return Some(item);
+        }
+        if self.edge.trailing() {
+            if self.run_end.is_none() {
+                self.start_run(now);
+            }
+            // Replaces (drops) the previous candidate.
+            self.pending = Some(item);
+        }
+        None
+    }
+
+    fn on_idle(&mut self, why: Idle) -> Option<T> {
+        // A zero quiet period lasts as long as the inner stream stays ready.
+        if self.quiet == Duration::ZERO && self.quiet_running && why == Idle::Pending {
+            return self.end_quiet();
+        }
+        None
+    }
+
+    fn on_end(&mut self) -> Option<T> {
+        self.end_quiet()
+    }
+
+    fn wake_at(&self) -> Option<Instant> {
+        self.pending.as_ref()?;
+        match (self.quiet_end, self.run_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn restart(&mut self, now: Instant) {
+        if self.quiet_running {
+            self.restart_quiet(now);
+        }
+        if self.run_end.is_some() {
+            self.start_run(now);
+        }
+    }
+
+    fn size_hint(&self, (lower, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {
+        let pending = usize::from(self.pending.is_some());
+        // With a trailing edge, the last item (or an error) always comes out.
+        let lower = if self.edge.trailing() && (pending > 0 || lower > 0) {
+            1
+        } else {
+            0
+        };
+        (lower, upper.and_then(|upper| upper.checked_add(pending)))
+    }
+
+    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
+    where
+        T: fmt::Debug,
+    {
+        out.field("quiet", &self.quiet)
+            .field("max_wait", &self.max_wait)
+            .field("edge", &self.edge)
+            .field("pending", &self.pending);
+    }
+}
+
+macro_rules! builders {
+    ($Name:ident, $Bound:ident) => {
+        impl<S: $Bound> $Name<S> {
+            pub(crate) fn new(stream: S, quiet: Duration) -> Self {
+                $Name {
+                    stream,
+                    state: State::new(quiet),
+                    engine: Engine::new(SystemClock),
+                }
+            }
+        }
+
+        impl<S: $Bound, C: Clock> $Name<S, C> {
+            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
+            /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`],
+            /// both (the latest only if it is not also the first).
+            ///
+            /// Meant for use before the first poll. If called later, it applies to the items
+            /// that arrive from then on; a trailing item already pending still leaves when its
+            /// quiet period ends.
+            pub fn edge(mut self, edge: Edge) -> Self {
+                self.state.edge = edge;
+                self
+            }
+
+            /// Caps how long a run of items, each within `quiet` of the previous one, can
+            /// hold back output: `max_wait` after the run's first item,
+            ///
+            /// - `Edge::Trailing`: the pending item is yielded, even if items keep coming; the
+            ///   next item starts a new run;
+            /// - `Edge::Leading`: the next item is yielded at once, as a leading item, though
+            ///   the quiet period still runs; it starts a new run;
+            /// - `Edge::Both`: the pending item (if one arrived after the leading one) is
+            ///   yielded; the quiet period keeps running, so the next item is the first trailing
+            ///   candidate of a new run.
+            ///
+            /// The deadline is literal: `max_wait(Duration::ZERO)` (with a zero `quiet`) lets
+            /// every item through.
+            ///
+            /// # Panics
+            ///
+            /// Panics if `max_wait` is shorter than the `quiet` period.
+            #[track_caller]
+            pub fn max_wait(mut self, max_wait: Duration) -> Self {
+                assert!(
+                    max_wait >= self.state.quiet,
+                    "debounce: `max_wait` ({:?}) must not be shorter than `quiet` ({:?})",
+                    max_wait,
+                    self.state.quiet
+                );
+                self.state.max_wait = Some(max_wait);
+                self
+            }
+        }
+    };
+}
+
+builders!(Debounce, Stream);
+builders!(TryDebounce, TryStream);

@@ -1,0 +1,165 @@
+//! [`Throttle`] and [`TryThrottle`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures_core::stream::{Stream, TryStream};
+
+use crate::clock::{Clock, SystemClock};
+use crate::edge::Edge;
+use crate::engine::{self, adapter, Engine, Idle, Machine};
+
+adapter! {
+    /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
+    plain Throttle,
+    /// Stream for the [`try_throttle`](crate::TryStreamzExt::try_throttle) method.
+    try TryThrottle,
+    state State,
+    output |T| T,
+    into_inner_drops "A pending trailing item, if any, is dropped.",
+}
+
+/// The throttling state shared by [`Throttle`] and [`TryThrottle`].
+struct State<T> {
+    period: Duration,
+    edge: Edge,
+    window: Window,
+    /// The trailing candidate: the latest item received in the open window.
+    pending: Option<T>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Window {
+    Closed,
+    /// Open until the instant given; `None`: open for good (a period past the range of
+    /// `Instant`).
+    Open(Option<Instant>),
+}
+
+impl<T> State<T> {
+    fn new(period: Duration) -> Self {
+        State {
+            period,
+            edge: Edge::Leading,
+            window: Window::Closed,
+            pending: None,
+        }
+    }
+
+    fn open_window(&mut self, now: Instant) {
+        self.window = Window::Open(engine::after(now, self.period));
+    }
+}
+
+impl<T> Machine for State<T> {
+    type Item = T;
+    type Output = T;
+
+    fn on_deadlines(&mut self, now: Instant) -> Option<T> {
+        match self.window {
+            Window::Open(Some(end)) if now >= end => match self.pending.take() {
+                // The trailing item leaves, and its emission opens the next window.
+                Some(item) => {
+                    self.open_window(now);
+                    Some(item)
+                }
+                None => {
+                    self.window = Window::Closed;
+                    None
+                }
+            },
+            _ => None,
+        }
+    }
+
+    fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
+        if self.window == Window::Closed {
+            self.open_window(now);
+            if self.edge.leading() {
+                return Some(item);
+            }
+        }
+        if self.edge.trailing() {
+            // Replaces (drops) the previous candidate.
+            self.pending = Some(item);
+        }
+        None
+    }
+
+    fn on_idle(&mut self, _why: Idle) -> Option<T> {
+        None
+    }
+
+    fn on_end(&mut self) -> Option<T> {
+        if self.window == Window::Open(None) {
+            // The window never ends, so the trailing item could never leave.
+            self.pending = None;
+        }
+        None
+    }
+
+    fn wake_at(&self) -> Option<Instant> {
+        match self.window {
+            Window::Open(end) if self.pending.is_some() => end,
+            _ => None,
+        }
+    }
+
+    fn restart(&mut self, now: Instant) {
+        if let Window::Open(_) = self.window {
+            self.open_window(now);
+        }
+    }
+
+    fn size_hint(&self, (_, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {
+        // Any item may be dropped, but a trailing item waiting for a window that ends is
+        // yielded.
+        let pending = usize::from(self.pending.is_some());
+        let lower = if matches!(self.window, Window::Open(Some(_))) {
+            pending
+        } else {
+            0
+        };
+        (lower, upper.and_then(|upper| upper.checked_add(pending)))
+    }
+
+    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
+    where
+        T: fmt::Debug,
+    {
+        out.field("period", &self.period)
+            .field("edge", &self.edge)
+            .field("window", &self.window)
+            .field("pending", &self.pending);
+    }
+}
+
+macro_rules! builders {
+    ($Name:ident, $Bound:ident) => {
+        impl<S: $Bound> $Name<S> {
+            pub(crate) fn new(stream: S, period: Duration) -> Self {
+                $Name {
+                    stream,
+                    state: State::new(period),
+                    engine: Engine::new(SystemClock),
+                }
+            }
+        }
+
+        impl<S: $Bound, C: Clock> $Name<S, C> {
+            /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
+            /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
+            ///
+            /// Meant for use before the first poll. If called later, it applies to the items
+            /// that arrive from then on; a trailing item already pending still leaves at the
+            /// end of its window.
+            pub fn edge(mut self, edge: Edge) -> Self {
+                self.state.edge = edge;
+                self
+            }
+        }
+    };
+}
+
+builders!(Throttle, Stream);
+builders!(TryThrottle, TryStream);

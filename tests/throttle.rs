@@ -1,0 +1,416 @@
+//! Behaviour of `throttle` and `try_throttle`, on virtual time.
+
+mod support;
+
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::stream::{self, FusedStream, Stream, StreamExt};
+use streamz::{Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt, TryThrottle};
+use support::{ms, source, Driver, End, Feed, Item, Source};
+
+fn throttle_on(
+    period: Duration,
+    edge: Edge,
+) -> (
+    ManualClock,
+    Feed<char>,
+    Driver<Throttle<Source<char>, ManualClock>>,
+) {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let driver = Driver::new(
+        input.throttle(period).edge(edge).with_clock(clock.clone()),
+        &clock,
+    );
+    (clock, feed, driver)
+}
+
+fn play(
+    period: Duration,
+    edge: Edge,
+    items: &[(u64, char)],
+    end_at: Option<u64>,
+    until: u64,
+) -> Vec<support::Event<char>> {
+    let (_clock, feed, mut d) = throttle_on(period, edge);
+    d.play(&feed, items, end_at, until)
+}
+
+// SPEC §7.
+#[test]
+fn throttle_leading_passes_first_item_and_drops_the_window() {
+    let items = [
+        (0, 'a'),
+        (10, 'b'),
+        (99, 'c'),
+        (100, 'd'),
+        (150, 'e'),
+        (200, 'f'),
+    ];
+    assert_eq!(
+        play(ms(100), Edge::Leading, &items, None, 400),
+        vec![Item(0, 'a'), Item(100, 'd'), Item(200, 'f')]
+    );
+}
+
+#[test]
+fn throttle_defaults_to_leading() {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let mut d = Driver::new(input.throttle(ms(100)).with_clock(clock.clone()), &clock);
+    let out = d.play(&feed, &[(0, 'a'), (10, 'b'), (100, 'c')], None, 200);
+    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'c')]);
+}
+
+#[test]
+fn throttle_leading_dropped_items_do_not_extend_the_window() {
+    // Items keep arriving inside the window; the window still ends 100 ms after 'a'.
+    let items: Vec<(u64, char)> = (0..=100)
+        .step_by(5)
+        .map(|t| (t, char::from(b'a' + (t / 5) as u8)))
+        .collect();
+    let out = play(ms(100), Edge::Leading, &items, None, 150);
+    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'u')]);
+}
+
+#[test]
+fn throttle_leading_needs_no_timer_and_ends_at_once() {
+    let (clock, feed, mut d) = throttle_on(ms(100), Edge::Leading);
+    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], Some(20), 20);
+    assert_eq!(out, vec![Item(0, 'a'), End(20)]);
+    assert_eq!(clock.timers(), 0);
+}
+
+// SPEC §7.
+#[test]
+fn throttle_both_yields_the_latest_of_the_window_at_its_end() {
+    let out = play(
+        ms(100),
+        Edge::Both,
+        &[(0, 'a'), (10, 'b'), (50, 'c')],
+        None,
+        400,
+    );
+    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'c')]);
+}
+
+// SPEC §7.
+#[test]
+fn throttle_both_trailing_emission_opens_the_next_window() {
+    let items = [(0, 'a'), (10, 'b'), (150, 'c'), (250, 'd')];
+    assert_eq!(
+        play(ms(100), Edge::Both, &items, None, 500),
+        vec![Item(0, 'a'), Item(100, 'b'), Item(200, 'c'), Item(300, 'd')]
+    );
+}
+
+#[test]
+fn throttle_both_never_repeats_a_lone_item() {
+    let out = play(ms(100), Edge::Both, &[(0, 'a'), (250, 'b')], Some(400), 400);
+    assert_eq!(out, vec![Item(0, 'a'), Item(250, 'b'), End(400)]);
+}
+
+// SPEC §7.
+#[test]
+fn throttle_trailing_yields_the_latest_at_window_end() {
+    let out = play(
+        ms(100),
+        Edge::Trailing,
+        &[(0, 'a'), (10, 'b'), (150, 'c')],
+        None,
+        400,
+    );
+    assert_eq!(out, vec![Item(100, 'b'), Item(200, 'c')]);
+}
+
+#[test]
+fn throttle_trailing_yields_a_lone_item_at_window_end() {
+    let out = play(ms(100), Edge::Trailing, &[(0, 'a')], None, 300);
+    assert_eq!(out, vec![Item(100, 'a')]);
+}
+
+#[test]
+fn throttle_trailing_window_closes_when_nothing_arrived() {
+    // 'a' leaves at 100 and opens [100, 200); nothing arrives, so it closes. 'b' at 250 opens a
+    // new window silently and leaves at 350.
+    let out = play(ms(100), Edge::Trailing, &[(0, 'a'), (250, 'b')], None, 500);
+    assert_eq!(out, vec![Item(100, 'a'), Item(350, 'b')]);
+}
+
+#[test]
+fn throttle_trailing_item_at_window_end_goes_to_the_next_window() {
+    // Timer first: at 100 the window ends ('a' leaves, opening [100, 200)) before 'b' is taken.
+    let out = play(ms(100), Edge::Trailing, &[(0, 'a'), (100, 'b')], None, 300);
+    assert_eq!(out, vec![Item(100, 'a'), Item(200, 'b')]);
+}
+
+#[test]
+fn throttle_trailing_end_of_stream_waits_for_the_window() {
+    for edge in [Edge::Trailing, Edge::Both] {
+        let out = play(
+            ms(100),
+            edge,
+            &[(0, 'a'), (10, 'b'), (20, 'c')],
+            Some(30),
+            300,
+        );
+        let mut expected = vec![Item(100, 'c'), End(100)];
+        if edge == Edge::Both {
+            expected.insert(0, Item(0, 'a'));
+        }
+        assert_eq!(out, expected, "{edge:?}");
+    }
+}
+
+#[test]
+fn throttle_end_without_pending_item_ends_at_once() {
+    for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
+        let out = play(ms(100), edge, &[(0, 'a')], Some(150), 150);
+        let first = if edge == Edge::Leading || edge == Edge::Both {
+            0
+        } else {
+            100
+        };
+        assert_eq!(out, vec![Item(first, 'a'), End(150)], "{edge:?}");
+    }
+}
+
+#[test]
+fn throttle_outputs_are_never_closer_than_the_period() {
+    // A dense, irregular input: check the gap between outputs for every edge.
+    let items: Vec<(u64, char)> = (0..200u64)
+        .filter(|t| (t * 7 + t / 3) % 5 != 0)
+        .map(|t| (t * 3, 'x'))
+        .collect();
+    for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
+        let out = play(ms(40), edge, &items, Some(600), 800);
+        let times: Vec<u64> = out
+            .iter()
+            .filter_map(|e| match e {
+                Item(t, _) => Some(*t),
+                End(_) => None,
+            })
+            .collect();
+        assert!(times.len() > 5, "{edge:?}: {times:?}");
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= 40, "{edge:?}: {times:?}");
+        }
+    }
+}
+
+#[test]
+fn throttle_registers_a_timer_only_for_a_pending_trailing_item() {
+    let (clock, feed, mut d) = throttle_on(ms(100), Edge::Both);
+    feed.push('a');
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, 'a')]);
+    assert_eq!(clock.timers(), 0, "an idle window needs no timer");
+    d.at(10);
+    feed.push('b');
+    d.run();
+    assert_eq!(clock.timers(), 1);
+    let wakes = d.wakes();
+    clock.advance(ms(90));
+    assert_eq!(d.wakes(), wakes + 1, "the window's end wakes the task");
+    d.run();
+    assert_eq!(d.take(), vec![Item(100, 'b')]);
+    drop(d);
+    assert_eq!(clock.timers(), 0, "dropping the adapter releases its timer");
+}
+
+#[test]
+fn throttle_late_poll_opens_the_next_window_at_the_emission() {
+    // The task is polled 30 ms after the window ended: the trailing emission happens then, and
+    // the next window runs from there.
+    let (clock, feed, mut d) = throttle_on(ms(100), Edge::Trailing);
+    feed.push('a');
+    d.run();
+    clock.advance(ms(130));
+    feed.push('b');
+    d.run();
+    assert_eq!(d.take(), vec![Item(130, 'a')]);
+    d.step_to(229);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(230);
+    assert_eq!(d.take(), vec![Item(230, 'b')]);
+}
+
+#[test]
+fn throttle_zero_period_lets_every_item_pass() {
+    for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
+        let out = play(
+            Duration::ZERO,
+            edge,
+            &[(0, 'a'), (0, 'b'), (5, 'c')],
+            Some(5),
+            5,
+        );
+        assert_eq!(
+            out,
+            vec![Item(0, 'a'), Item(0, 'b'), Item(5, 'c'), End(5)],
+            "{edge:?}"
+        );
+    }
+}
+
+#[test]
+fn throttle_endless_period_passes_the_first_item_only_and_never_panics() {
+    for period in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+        assert_eq!(
+            play(period, Edge::Leading, &[(0, 'a'), (10, 'b')], Some(20), 20),
+            vec![Item(0, 'a'), End(20)]
+        );
+        assert_eq!(
+            play(period, Edge::Both, &[(0, 'a'), (10, 'b')], Some(20), 20),
+            vec![Item(0, 'a'), End(20)],
+            "the trailing item can never leave: dropped at the end"
+        );
+        assert_eq!(
+            play(period, Edge::Trailing, &[(0, 'a')], Some(20), 20),
+            vec![End(20)]
+        );
+    }
+}
+
+#[test]
+fn throttle_bounds_the_work_of_one_poll_on_a_busy_source() {
+    let clock = ManualClock::new();
+    let mut s = Box::pin(stream::repeat(1u8).throttle(ms(100)).with_clock(clock));
+    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(1)));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    assert_eq!(wakes.count(), 1, "the adapter wakes itself to continue");
+}
+
+#[test]
+fn throttle_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
+    let (_clock, feed, mut d) = throttle_on(ms(100), Edge::Trailing);
+    let out = d.play(&feed, &[(0, 'a')], Some(10), 200);
+    assert_eq!(out, vec![Item(100, 'a'), End(100)]);
+    assert!(d.get().is_terminated());
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let polls = feed.polls();
+    for _ in 0..3 {
+        assert_eq!(d.stream().poll_next(&mut cx), Poll::Ready(None));
+    }
+    assert_eq!(feed.polls(), polls);
+}
+
+#[test]
+fn throttle_size_hint_contains_the_true_count() {
+    assert_eq!(
+        stream::iter(0..10).throttle(ms(1)).size_hint(),
+        (0, Some(10))
+    );
+    let (_clock, feed, mut d) = throttle_on(ms(100), Edge::Trailing);
+    feed.push('a');
+    d.run();
+    assert_eq!(
+        d.get().size_hint(),
+        (1, None),
+        "the pending item will leave"
+    );
+    feed.end();
+    d.run();
+    assert_eq!(d.get().size_hint(), (1, Some(1)));
+    d.at(100);
+    assert_eq!(d.take(), vec![Item(100, 'a'), End(100)]);
+    assert_eq!(d.get().size_hint(), (0, Some(0)));
+}
+
+#[test]
+fn throttle_with_clock_after_polling_restarts_the_window() {
+    let first = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = input
+        .throttle(ms(100))
+        .edge(Edge::Trailing)
+        .with_clock(first.clone());
+    feed.push('a');
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    first.advance(ms(60));
+    let second = ManualClock::new();
+    let mut d = Driver::new(s.with_clock(second.clone()), &second);
+    assert_eq!(first.timers(), 0);
+    let out = d.play(&feed, &[], None, 150);
+    assert_eq!(out, vec![Item(100, 'a')]);
+}
+
+#[test]
+fn throttle_debug_accessors_and_auto_traits() {
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+    let mut s = stream::iter([1, 2, 3]).throttle(ms(5)).edge(Edge::Both);
+    let text = format!("{s:?}");
+    assert!(text.starts_with("Throttle"), "{text}");
+    assert!(text.contains("edge: Both"), "{text}");
+    assert_eq!(s.get_ref().size_hint(), (3, Some(3)));
+    assert_eq!(futures::executor::block_on(s.get_mut().next()), Some(1));
+    assert_eq!(
+        std::pin::Pin::new(&mut s).get_pin_mut().size_hint(),
+        (2, Some(2))
+    );
+    assert_eq!(
+        futures::executor::block_on(s.into_inner().collect::<Vec<_>>()),
+        vec![2, 3]
+    );
+    let t = stream::iter([Ok::<u8, ()>(1)]).try_throttle(ms(5));
+    assert!(format!("{t:?}").starts_with("TryThrottle"));
+
+    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
+    assert_impl_all!(Throttle<Ready>: Send, Sync, Unpin);
+    assert_impl_all!(TryThrottle<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>, ManualClock>: Send, Sync, Unpin);
+    assert_not_impl_any!(Throttle<stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>>: Send, Sync);
+}
+
+#[test]
+fn try_throttle_errors_pass_at_once_and_touch_nothing() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<char, u8>>();
+    let mut d = Driver::new(
+        input
+            .try_throttle(ms(100))
+            .edge(Edge::Both)
+            .with_clock(clock.clone()),
+        &clock,
+    );
+    let items = [
+        (0, Ok('a')),
+        (10, Ok('b')),
+        (50, Err(1)),
+        (100, Err(2)),
+        (120, Ok('c')),
+    ];
+    let out = d.play(&feed, &items, Some(130), 400);
+    // The error at 50 neither replaced 'b' nor moved the window; the one at 100 came after
+    // the window's end (timer first) and did not open a window: 'c' is a trailing candidate
+    // of the window opened by 'b' at 100.
+    assert_eq!(
+        out,
+        vec![
+            Item(0, Ok('a')),
+            Item(50, Err(1)),
+            Item(100, Ok('b')),
+            Item(100, Err(2)),
+            Item(200, Ok('c')),
+            End(200)
+        ]
+    );
+}
+
+#[test]
+fn try_throttle_error_on_a_closed_window_opens_nothing() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<char, u8>>();
+    let mut d = Driver::new(
+        input.try_throttle(ms(100)).with_clock(clock.clone()),
+        &clock,
+    );
+    let out = d.play(&feed, &[(0, Err(1)), (10, Ok('a'))], None, 50);
+    assert_eq!(out, vec![Item(0, Err(1)), Item(10, Ok('a'))]);
+}
