@@ -492,3 +492,32 @@ fn try_batch_deadline_comes_before_a_ready_error() {
     d.run();
     assert_eq!(d.take(), vec![Item(100, Ok(vec![1])), Item(100, Err("e"))]);
 }
+
+#[test]
+fn batch_doc_timeline_holds() {
+    // The diagram of `StreamzExt::batch`'s docs: batch(3, 50ms), one character = 10 ms.
+    let input = "1-2-3-4-5---------6-----|";
+    let (items, end) = support::timeline(input, 10);
+    let (_clock, feed, mut d) = batch_on(3, ms(50));
+    let out = d.play(&feed, &items, end, 300);
+    let mut batches = Vec::new();
+    let mut labels = 'A'..;
+    let named: Vec<support::Event<char>> = out
+        .into_iter()
+        .map(|event| match event {
+            Item(t, batch) => {
+                batches.push(batch);
+                Item(t, labels.next().unwrap())
+            }
+            End(t) => End(t),
+        })
+        .collect();
+    assert_eq!(
+        support::draw(&named, 10, input.len()),
+        "----A------B-----------C|"
+    );
+    assert_eq!(
+        batches,
+        vec![vec!['1', '2', '3'], vec!['4', '5'], vec!['6']]
+    );
+}

@@ -414,3 +414,18 @@ fn try_throttle_error_on_a_closed_window_opens_nothing() {
     let out = d.play(&feed, &[(0, Err(1)), (10, Ok('a'))], None, 50);
     assert_eq!(out, vec![Item(0, Err(1)), Item(10, Ok('a'))]);
 }
+
+#[test]
+fn throttle_doc_timelines_hold() {
+    // The diagrams of `StreamzExt::throttle`'s docs.
+    let input = "ab-c----d-e---|";
+    let (items, end) = support::timeline(input, 10);
+    for (edge, expected) in [
+        (Edge::Leading, "a--c----d-----|"),
+        (Edge::Trailing, "---b--c--d--e-|"),
+        (Edge::Both, "a--b--c--d--e-|"),
+    ] {
+        let out = play(ms(30), edge, &items, end, 200);
+        assert_eq!(support::draw(&out, 10, input.len()), expected, "{edge:?}");
+    }
+}

@@ -1,0 +1,519 @@
+//! Behaviour of `debounce` and `try_debounce`, on virtual time.
+
+mod support;
+
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::stream::{self, FusedStream, Stream, StreamExt};
+use streamz::{Debounce, Edge, ManualClock, StreamzExt, TryDebounce, TryStreamzExt};
+use support::{ms, panic_site, source, Driver, End, Event, Feed, Item, Source};
+
+type DebounceDriver = Driver<Debounce<Source<char>, ManualClock>>;
+
+fn debounce_on(
+    quiet: Duration,
+    edge: Edge,
+    max_wait: Option<Duration>,
+) -> (ManualClock, Feed<char>, DebounceDriver) {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = input.debounce(quiet).edge(edge);
+    if let Some(max_wait) = max_wait {
+        s = s.max_wait(max_wait);
+    }
+    let driver = Driver::new(s.with_clock(clock.clone()), &clock);
+    (clock, feed, driver)
+}
+
+fn play(
+    quiet: Duration,
+    edge: Edge,
+    max_wait: Option<Duration>,
+    items: &[(u64, char)],
+    end_at: Option<u64>,
+    until: u64,
+) -> Vec<Event<char>> {
+    let (_clock, feed, mut d) = debounce_on(quiet, edge, max_wait);
+    d.play(&feed, items, end_at, until)
+}
+
+// SPEC §7.
+#[test]
+fn debounce_end_of_stream_flushes_the_pending_item_at_once() {
+    let out = play(
+        ms(100),
+        Edge::Trailing,
+        None,
+        &[(0, 'a'), (10, 'b'), (20, 'c')],
+        Some(30),
+        300,
+    );
+    assert_eq!(out, vec![Item(30, 'c'), End(30)]);
+}
+
+// SPEC §7.
+#[test]
+fn debounce_trailing_yields_after_the_quiet_period() {
+    let out = play(
+        ms(100),
+        Edge::Trailing,
+        None,
+        &[(0, 'a'), (50, 'b')],
+        None,
+        400,
+    );
+    assert_eq!(out, vec![Item(150, 'b')]);
+}
+
+#[test]
+fn debounce_defaults_to_trailing() {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let mut d = Driver::new(input.debounce(ms(100)).with_clock(clock.clone()), &clock);
+    assert_eq!(
+        d.play(&feed, &[(0, 'a'), (50, 'b')], None, 400),
+        vec![Item(150, 'b')]
+    );
+}
+
+#[test]
+fn debounce_quiet_period_is_inclusive_and_restarts_with_each_item() {
+    let items = [(0, 'a'), (99, 'b'), (198, 'c'), (298, 'd')];
+    let out = play(ms(100), Edge::Trailing, None, &items, None, 500);
+    // 'c' leaves at 298 exactly; 'd', arriving then, is a new run.
+    assert_eq!(out, vec![Item(298, 'c'), Item(398, 'd')]);
+}
+
+#[test]
+fn debounce_a_ready_burst_costs_one_quiet_period() {
+    let (clock, feed, mut d) = debounce_on(ms(100), Edge::Trailing, None);
+    for c in 'a'..='z' {
+        feed.push(c);
+    }
+    d.run();
+    assert_eq!(feed.queued(), 0, "the whole burst is taken in one go");
+    assert_eq!(clock.timers(), 1);
+    d.step_to(99);
+    assert_eq!(d.take(), vec![]);
+    d.step_to(100);
+    assert_eq!(d.take(), vec![Item(100, 'z')]);
+}
+
+// SPEC §7.
+#[test]
+fn debounce_trailing_max_wait_caps_a_busy_run() {
+    let items = [(0, 'a'), (50, 'b'), (100, 'c'), (150, 'd'), (200, 'e')];
+    let out = play(
+        ms(100),
+        Edge::Trailing,
+        Some(ms(200)),
+        &items,
+        Some(210),
+        400,
+    );
+    assert_eq!(out, vec![Item(200, 'd'), Item(210, 'e'), End(210)]);
+}
+
+#[test]
+fn debounce_trailing_max_wait_next_item_starts_a_new_run() {
+    // Items every 50 ms for a long time: one item every 200 ms, the latest of each run.
+    let items: Vec<(u64, char)> = (0..12)
+        .map(|i| (i * 50, char::from(b'a' + i as u8)))
+        .collect();
+    let out = play(ms(100), Edge::Trailing, Some(ms(200)), &items, None, 1000);
+    // Runs start at 0 (a), 200 (e), 400 (i): each is cut at its start + 200, taking the item
+    // that was pending just before the cut.
+    assert_eq!(out, vec![Item(200, 'd'), Item(400, 'h'), Item(600, 'l')]);
+}
+
+// SPEC §7.
+#[test]
+fn debounce_leading_max_wait_lets_the_next_item_lead() {
+    let items = [
+        (0, 'a'),
+        (50, 'b'),
+        (100, 'c'),
+        (150, 'd'),
+        (200, 'e'),
+        (250, 'f'),
+    ];
+    let out = play(ms(100), Edge::Leading, Some(ms(200)), &items, None, 600);
+    assert_eq!(out, vec![Item(0, 'a'), Item(200, 'e')]);
+}
+
+// SPEC §7.
+#[test]
+fn debounce_both_max_wait_yields_the_latest_and_keeps_the_quiet_period() {
+    let items = [
+        (0, 'a'),
+        (50, 'b'),
+        (100, 'c'),
+        (150, 'd'),
+        (200, 'e'),
+        (250, 'f'),
+    ];
+    let out = play(ms(100), Edge::Both, Some(ms(200)), &items, None, 600);
+    assert_eq!(out, vec![Item(0, 'a'), Item(200, 'd'), Item(350, 'f')]);
+}
+
+#[test]
+fn debounce_leading_yields_the_first_item_and_drops_the_run() {
+    let items = [(0, 'a'), (50, 'b'), (140, 'c'), (300, 'd')];
+    let out = play(ms(100), Edge::Leading, None, &items, Some(320), 400);
+    // 'c' arrives within 100 ms of 'b', so the quiet period still runs: dropped.
+    assert_eq!(out, vec![Item(0, 'a'), Item(300, 'd'), End(320)]);
+}
+
+#[test]
+fn debounce_leading_item_exactly_at_quiet_end_leads() {
+    let out = play(
+        ms(100),
+        Edge::Leading,
+        None,
+        &[(0, 'a'), (100, 'b')],
+        None,
+        200,
+    );
+    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'b')]);
+}
+
+#[test]
+fn debounce_leading_needs_no_timer() {
+    let (clock, feed, mut d) = debounce_on(ms(100), Edge::Leading, Some(ms(300)));
+    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 20);
+    assert_eq!(out, vec![Item(0, 'a')]);
+    assert_eq!(clock.timers(), 0);
+}
+
+#[test]
+fn debounce_both_yields_leading_and_trailing() {
+    let items = [(0, 'a'), (50, 'b'), (300, 'c'), (500, 'd'), (550, 'e')];
+    let out = play(ms(100), Edge::Both, None, &items, Some(700), 700);
+    // 'c' is alone in its run: yielded once, as a leading item.
+    assert_eq!(
+        out,
+        vec![
+            Item(0, 'a'),
+            Item(150, 'b'),
+            Item(300, 'c'),
+            Item(500, 'd'),
+            Item(650, 'e'),
+            End(700)
+        ]
+    );
+}
+
+#[test]
+fn debounce_both_end_of_stream_flushes_a_pending_trailing_item() {
+    let out = play(
+        ms(100),
+        Edge::Both,
+        None,
+        &[(0, 'a'), (10, 'b')],
+        Some(20),
+        100,
+    );
+    assert_eq!(out, vec![Item(0, 'a'), Item(20, 'b'), End(20)]);
+}
+
+#[test]
+fn debounce_end_without_pending_item() {
+    for edge in [Edge::Trailing, Edge::Leading, Edge::Both] {
+        let out = play(ms(100), edge, None, &[(0, 'a')], Some(200), 200);
+        let at = if edge == Edge::Trailing { 100 } else { 0 };
+        assert_eq!(out, vec![Item(at, 'a'), End(200)], "{edge:?}");
+    }
+    assert_eq!(
+        play(ms(100), Edge::Trailing, None, &[], Some(5), 5),
+        vec![End(5)]
+    );
+}
+
+#[test]
+fn debounce_max_wait_shorter_than_quiet_panics_at_the_call_site() {
+    let (message, site) = panic_site(|| {
+        let _ = stream::iter([1]).debounce(ms(100)).max_wait(ms(99));
+    });
+    assert!(message.contains("max_wait"), "{message}");
+    assert!(site.starts_with("tests/debounce.rs:"), "reported at {site}");
+    let (message, site) = panic_site(|| {
+        let _ = stream::iter([Ok::<u8, ()>(1)])
+            .try_debounce(ms(100))
+            .max_wait(ms(1));
+    });
+    assert!(message.contains("max_wait"), "{message}");
+    assert!(site.starts_with("tests/debounce.rs:"), "reported at {site}");
+    // Equal is fine.
+    let _ = stream::iter([1]).debounce(ms(100)).max_wait(ms(100));
+}
+
+#[test]
+fn debounce_zero_quiet_yields_the_latest_of_each_ready_burst() {
+    let (clock, feed, mut d) = debounce_on(Duration::ZERO, Edge::Trailing, None);
+    feed.push('a');
+    feed.push('b');
+    feed.push('c');
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, 'c')]);
+    assert_eq!(clock.timers(), 0);
+    let out = d.play(&feed, &[(5, 'd'), (6, 'e')], Some(6), 6);
+    assert_eq!(out, vec![Item(5, 'd'), Item(6, 'e'), End(6)]);
+}
+
+#[test]
+fn debounce_zero_quiet_leading_and_both() {
+    for (edge, expected) in [
+        (Edge::Leading, vec![Item(0, 'a')]),
+        (Edge::Both, vec![Item(0, 'a'), Item(0, 'c')]),
+    ] {
+        let (_clock, feed, mut d) = debounce_on(Duration::ZERO, edge, None);
+        feed.push('a');
+        feed.push('b');
+        feed.push('c');
+        d.run();
+        assert_eq!(d.take(), expected, "{edge:?}");
+    }
+}
+
+#[test]
+fn debounce_zero_quiet_on_an_always_ready_source_waits_for_a_pause() {
+    let clock = ManualClock::new();
+    let mut s = Box::pin(
+        stream::repeat('x')
+            .debounce(Duration::ZERO)
+            .with_clock(clock.clone()),
+    );
+    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    for round in 1..=5 {
+        assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+        assert_eq!(wakes.count(), round, "wakes itself after the budget");
+    }
+    // A literal max_wait gets items out of a busy source.
+    let mut s = Box::pin(
+        stream::iter(0u32..)
+            .debounce(Duration::ZERO)
+            .max_wait(Duration::ZERO)
+            .with_clock(clock),
+    );
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(0)));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(1)));
+}
+
+#[test]
+fn debounce_bounds_the_work_of_one_poll_on_a_busy_source() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<u32>();
+    for i in 0..1000 {
+        feed.push(i);
+    }
+    let mut s = Box::pin(input.debounce(Duration::from_secs(3600)).with_clock(clock));
+    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    assert_eq!(feed.polls(), 128, "one poll takes at most 128 items");
+    assert_eq!(wakes.count(), 1);
+}
+
+#[test]
+fn debounce_endless_quiet_never_panics_and_flushes_at_end() {
+    for quiet in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+        let (clock, feed, mut d) = debounce_on(quiet, Edge::Trailing, None);
+        let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 50);
+        assert_eq!(out, vec![]);
+        assert_eq!(
+            clock.timers(),
+            0,
+            "a deadline that never comes needs no timer"
+        );
+        feed.end();
+        d.run();
+        assert_eq!(d.take(), vec![Item(50, 'b'), End(50)]);
+        // max_wait still applies.
+        let out = play(
+            quiet,
+            Edge::Trailing,
+            Some(Duration::MAX),
+            &[(0, 'a')],
+            None,
+            10,
+        );
+        assert_eq!(out, vec![]);
+    }
+}
+
+#[test]
+fn debounce_timer_wakes_the_task_and_is_released_on_drop() {
+    let (clock, feed, mut d) = debounce_on(ms(100), Edge::Trailing, None);
+    feed.push('a');
+    d.run();
+    assert_eq!(clock.timers(), 1);
+    let wakes = d.wakes();
+    clock.advance(ms(100));
+    assert_eq!(d.wakes(), wakes + 1);
+    d.run();
+    assert_eq!(d.take(), vec![Item(100, 'a')]);
+    feed.push('b');
+    d.run();
+    drop(d);
+    assert_eq!(clock.timers(), 0);
+}
+
+#[test]
+fn debounce_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
+    let (_clock, feed, mut d) = debounce_on(ms(100), Edge::Trailing, None);
+    assert_eq!(
+        d.play(&feed, &[(0, 'a')], Some(10), 10),
+        vec![Item(10, 'a'), End(10)]
+    );
+    assert!(d.get().is_terminated());
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let polls = feed.polls();
+    for _ in 0..3 {
+        assert_eq!(d.stream().poll_next(&mut cx), Poll::Ready(None));
+    }
+    assert_eq!(feed.polls(), polls);
+}
+
+#[test]
+fn debounce_size_hint_contains_the_true_count() {
+    assert_eq!(
+        stream::iter(0..10).debounce(ms(1)).size_hint(),
+        (1, Some(10))
+    );
+    assert_eq!(stream::iter(0..0).debounce(ms(1)).size_hint(), (0, Some(0)));
+    assert_eq!(
+        stream::iter(0..10)
+            .debounce(ms(1))
+            .edge(Edge::Leading)
+            .size_hint(),
+        (0, Some(10))
+    );
+    let (_clock, feed, mut d) = debounce_on(ms(100), Edge::Trailing, None);
+    feed.push('a');
+    d.run();
+    assert_eq!(d.get().size_hint(), (1, None));
+    feed.end();
+    d.run();
+    assert_eq!(d.get().size_hint(), (0, Some(0)));
+}
+
+#[test]
+fn debounce_with_clock_after_polling_restarts_the_quiet_period() {
+    let first = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = input.debounce(ms(100)).with_clock(first.clone());
+    feed.push('a');
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    first.advance(ms(60));
+    let second = ManualClock::new();
+    let mut d = Driver::new(s.with_clock(second.clone()), &second);
+    assert_eq!(first.timers(), 0);
+    assert_eq!(d.play(&feed, &[], None, 150), vec![Item(100, 'a')]);
+}
+
+#[test]
+fn debounce_debug_accessors_and_auto_traits() {
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+    let mut s = stream::iter([1, 2, 3]).debounce(ms(5)).max_wait(ms(7));
+    let text = format!("{s:?}");
+    assert!(text.starts_with("Debounce"), "{text}");
+    assert!(text.contains("max_wait: Some(7ms)"), "{text}");
+    assert_eq!(s.get_ref().size_hint(), (3, Some(3)));
+    assert_eq!(futures::executor::block_on(s.get_mut().next()), Some(1));
+    assert_eq!(
+        std::pin::Pin::new(&mut s).get_pin_mut().size_hint(),
+        (2, Some(2))
+    );
+    assert_eq!(
+        futures::executor::block_on(s.into_inner().collect::<Vec<_>>()),
+        vec![2, 3]
+    );
+    let t = stream::iter([Ok::<u8, ()>(1)]).try_debounce(ms(5));
+    assert!(format!("{t:?}").starts_with("TryDebounce"));
+
+    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
+    assert_impl_all!(Debounce<Ready>: Send, Sync, Unpin);
+    assert_impl_all!(TryDebounce<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>, ManualClock>: Send, Sync, Unpin);
+    assert_not_impl_any!(Debounce<stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>>: Send, Sync);
+}
+
+#[test]
+fn try_debounce_errors_pass_at_once_and_touch_nothing() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<char, u8>>();
+    let mut d = Driver::new(
+        input.try_debounce(ms(100)).with_clock(clock.clone()),
+        &clock,
+    );
+    let items = [(0, Ok('a')), (50, Err(1)), (120, Err(2))];
+    let out = d.play(&feed, &items, Some(200), 300);
+    // Neither error restarted the quiet period of 'a' nor replaced it.
+    assert_eq!(
+        out,
+        vec![
+            Item(50, Err(1)),
+            Item(100, Ok('a')),
+            Item(120, Err(2)),
+            End(200)
+        ]
+    );
+}
+
+#[test]
+fn try_debounce_error_does_not_start_a_run_or_lead() {
+    let clock = ManualClock::new();
+    let (feed, input) = source::<Result<char, u8>>();
+    let mut d = Driver::new(
+        input
+            .try_debounce(ms(100))
+            .edge(Edge::Both)
+            .max_wait(ms(150))
+            .with_clock(clock.clone()),
+        &clock,
+    );
+    let items = [
+        (0, Err(1)),
+        (10, Ok('a')),
+        (60, Ok('b')),
+        (110, Ok('c')),
+        (140, Err(2)),
+    ];
+    let out = d.play(&feed, &items, None, 400);
+    // 'a' leads (the error before it opened no quiet period); the run's max_wait counts from
+    // 'a' (10 + 150 = 160), unchanged by the error at 140.
+    assert_eq!(
+        out,
+        vec![
+            Item(0, Err(1)),
+            Item(10, Ok('a')),
+            Item(140, Err(2)),
+            Item(160, Ok('c'))
+        ]
+    );
+}
+
+#[test]
+fn debounce_doc_timelines_hold() {
+    // The diagrams of `StreamzExt::debounce`'s docs.
+    let input = "ab-c----d-e---|";
+    let (items, end) = support::timeline(input, 10);
+    for (edge, expected) in [
+        (Edge::Trailing, "------c------e|"),
+        (Edge::Leading, "a-------d-----|"),
+        (Edge::Both, "a-----c-d----e|"),
+    ] {
+        let out = play(ms(30), edge, None, &items, end, 200);
+        assert_eq!(support::draw(&out, 10, input.len()), expected, "{edge:?}");
+    }
+    let input = "abcdefg---|";
+    let (items, end) = support::timeline(input, 10);
+    let out = play(ms(30), Edge::Trailing, Some(ms(50)), &items, end, 200);
+    assert_eq!(support::draw(&out, 10, input.len()), "-----e---g|");
+}
