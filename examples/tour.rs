@@ -1,21 +1,21 @@
 //! A tour of streamz on the real clock: one generated, bursty event stream through `batch`,
-//! printed as a timeline of what came in and what went out.
+//! `throttle` and `debounce` (each edge), drawn as aligned timelines.
 //!
 //! Run with `cargo run --example tour`. It takes about a second and a half.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, Stream, StreamExt};
+use futures::future::join_all;
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 use futures_timer::Delay;
-use streamz::StreamzExt;
+use streamz::{Edge, StreamzExt};
 
-/// One input event: when it is sent (ms from the start) and its label.
-type Event = (u64, char);
+/// Milliseconds per character in the drawings.
+const TICK: u64 = 20;
 
-/// An irregular schedule of bursts and gaps, from a small fixed-seed generator so every run
-/// sends the same events.
-fn schedule() -> Vec<Event> {
+/// An irregular schedule of bursts and gaps, as (ms from the start, label), from a small
+/// fixed-seed generator so that every run sends the same events.
+fn schedule() -> Vec<(u64, char)> {
     let mut seed: u32 = 0x2545_f491;
     let mut next = move |bound: u64| {
         seed ^= seed << 13;
@@ -23,77 +23,155 @@ fn schedule() -> Vec<Event> {
         seed ^= seed << 5;
         u64::from(seed) % bound
     };
-    let labels = ('a'..='z').chain('A'..='Z');
     let mut events = Vec::new();
+    let mut labels = ('a'..='z').chain('A'..='Z');
     let mut t = 0;
-    let mut labels = labels.peekable();
-    while t < 1100 && labels.peek().is_some() {
-        // A burst of 1 to 6 items, 2 to 15 ms apart, then a quiet gap of 60 to 250 ms.
+    while t < 1000 {
+        // A burst of 1 to 6 items, 20 to 39 ms apart, then a gap of 100 to 249 ms.
         for _ in 0..=next(6) {
-            if let Some(label) = labels.next() {
-                events.push((t, label));
-            }
-            t += 2 + next(14);
+            let Some(label) = labels.next() else {
+                return events;
+            };
+            events.push((t, label));
+            t += 20 + next(20);
         }
-        t += 60 + next(191);
+        t += 100 + next(150);
     }
     events
 }
 
-/// The schedule as a stream on the real clock, logging each item as it is sent.
-fn source(events: Vec<Event>, start: Instant, log: Log) -> impl Stream<Item = char> {
-    stream::unfold(events.into_iter(), move |mut events| {
-        let log = log.clone();
-        async move {
-            let (at, label) = events.next()?;
-            let due = start + Duration::from_millis(at);
-            Delay::new(due.saturating_duration_since(Instant::now())).await;
-            log.record(start, Line::In(label));
-            Some((label, events))
-        }
+/// The schedule as a stream on the real clock.
+fn source(events: &[(u64, char)], start: Instant) -> impl Stream<Item = char> {
+    stream::iter(events.to_vec()).then(move |(at, label)| async move {
+        let due = start + Duration::from_millis(at);
+        Delay::new(due.saturating_duration_since(Instant::now())).await;
+        label
     })
 }
 
-enum Line {
-    In(char),
-    Out(String),
+/// One adapter's output: when, the character to draw, and the full text.
+type Output = (u64, char, String);
+
+/// Runs `out` to its end, stamping each output with the time since `start`.
+async fn record(out: BoxStream<'static, (char, String)>, start: Instant) -> Vec<Output> {
+    out.map(|(mark, text)| (start.elapsed().as_millis() as u64, mark, text))
+        .collect()
+        .await
 }
 
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<(u64, Line)>>>);
-
-impl Log {
-    fn record(&self, start: Instant, line: Line) {
-        let ms = start.elapsed().as_millis() as u64;
-        self.0.lock().unwrap().push((ms, line));
-    }
-
-    fn print(&self, title: &str) {
-        println!("{title}");
-        println!("  {:>7}  {:<4} out", "time", "in");
-        for (ms, line) in self.0.lock().unwrap().iter() {
-            match line {
-                Line::In(label) => println!("  {ms:>4} ms  {label}"),
-                Line::Out(text) => println!("  {ms:>4} ms  {:<4} {text}", ""),
-            }
+/// Draws events on a line, one character per `TICK` ms; `*` marks two events in one cell.
+fn draw(events: impl Iterator<Item = (u64, char)>, len: usize) -> String {
+    let mut line = vec!['·'; len];
+    for (ms, mark) in events {
+        let cell = ((ms + TICK / 2) / TICK) as usize;
+        if cell >= line.len() {
+            line.resize(cell + 1, '·');
         }
-        println!();
+        line[cell] = if line[cell] == '·' { mark } else { '*' };
     }
+    line.into_iter().collect()
 }
 
 fn main() {
     let events = schedule();
     let start = Instant::now();
-    let log = Log::default();
+    let ms = Duration::from_millis;
+    let item = |c: char| (c, c.to_string());
 
-    let batches = source(events, start, log.clone())
-        .batch(4, Duration::from_millis(50))
-        .for_each(|batch| {
-            let text: String = batch.iter().collect();
-            log.record(start, Line::Out(format!("[{text}]")));
-            async {}
-        });
-    futures::executor::block_on(batches);
+    let adapters: Vec<(&str, BoxStream<'static, (char, String)>)> = vec![
+        (
+            "batch(4, 60ms)",
+            source(&events, start)
+                .batch(4, ms(60))
+                .map(|batch| {
+                    let size = char::from_digit(batch.len() as u32, 10).unwrap_or('+');
+                    (size, batch.into_iter().collect())
+                })
+                .boxed(),
+        ),
+        (
+            "throttle(100ms)",
+            source(&events, start).throttle(ms(100)).map(item).boxed(),
+        ),
+        (
+            "  .edge(Trailing)",
+            source(&events, start)
+                .throttle(ms(100))
+                .edge(Edge::Trailing)
+                .map(item)
+                .boxed(),
+        ),
+        (
+            "  .edge(Both)",
+            source(&events, start)
+                .throttle(ms(100))
+                .edge(Edge::Both)
+                .map(item)
+                .boxed(),
+        ),
+        (
+            "debounce(60ms)",
+            source(&events, start).debounce(ms(60)).map(item).boxed(),
+        ),
+        (
+            "  .edge(Leading)",
+            source(&events, start)
+                .debounce(ms(60))
+                .edge(Edge::Leading)
+                .map(item)
+                .boxed(),
+        ),
+        (
+            "  .edge(Both)",
+            source(&events, start)
+                .debounce(ms(60))
+                .edge(Edge::Both)
+                .map(item)
+                .boxed(),
+        ),
+        (
+            "  .max_wait(100ms)",
+            source(&events, start)
+                .debounce(ms(60))
+                .max_wait(ms(100))
+                .map(item)
+                .boxed(),
+        ),
+    ];
+    let names: Vec<&str> = adapters.iter().map(|(name, _)| *name).collect();
+    let outputs = futures::executor::block_on(join_all(
+        adapters.into_iter().map(|(_, out)| record(out, start)),
+    ));
 
-    log.print("batch(4, 50ms): a batch leaves when it holds 4 items, 50 ms after its first item, or at the end");
+    let len = (start.elapsed().as_millis() as u64 / TICK + 2) as usize;
+    println!("One bursty stream through every adapter; one character = {TICK} ms.");
+    println!("batch rows show the size of each batch; `*` marks two events in one cell.\n");
+    let input = draw(events.iter().map(|&(t, c)| (t, c)), len);
+    println!("{:<20}{input}", "input");
+    for (name, out) in names.iter().zip(&outputs) {
+        println!(
+            "{:<20}{}",
+            name,
+            draw(out.iter().map(|&(t, mark, _)| (t, mark)), len)
+        );
+    }
+
+    println!("\nExact times (ms):");
+    let list = |items: Vec<String>| items.join(" ");
+    println!(
+        "{:<20}{}",
+        "input",
+        list(events.iter().map(|(t, c)| format!("{c}@{t}")).collect())
+    );
+    for (name, out) in names.iter().zip(&outputs) {
+        println!(
+            "{:<20}{}",
+            name,
+            list(
+                out.iter()
+                    .map(|(t, _, text)| format!("{text}@{t}"))
+                    .collect()
+            )
+        );
+    }
 }

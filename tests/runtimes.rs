@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-use streamz::{StreamzExt, TryStreamzExt};
+use streamz::{Edge, StreamzExt, TryStreamzExt};
 
 const LATENCY: Duration = Duration::from_millis(20);
 /// A generous bound for "the deadline woke the task": far beyond `LATENCY`.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Sends three items and keeps the channel open, so only the deadline can yield the batch;
-/// then sends one more and closes it.
+/// Every adapter, on whatever executor runs this: items are sent while the channel stays open,
+/// so only a deadline (a timer) can release what the adapter holds; then the channel closes.
 async fn deadline_and_end() {
     let (tx, rx) = mpsc::unbounded();
     let mut batches = rx.batch(100, LATENCY);
@@ -34,6 +34,46 @@ async fn deadline_and_end() {
         .collect()
         .await;
     assert_eq!(out, vec![Err("e"), Ok(vec![1, 2])]);
+
+    // A trailing throttle and a debounce hold an item that only their timer can release.
+    let (tx, rx) = mpsc::unbounded();
+    let mut throttled = rx.throttle(LATENCY).edge(Edge::Both);
+    tx.unbounded_send('a').unwrap();
+    tx.unbounded_send('b').unwrap();
+    assert_eq!(throttled.next().await, Some('a'));
+    assert_eq!(within_patience(throttled.next()).await, Some('b'));
+    drop(tx);
+    assert_eq!(throttled.next().await, None);
+
+    let (tx, rx) = mpsc::unbounded();
+    let mut debounced = rx.debounce(LATENCY);
+    for c in ['a', 'b', 'c'] {
+        tx.unbounded_send(c).unwrap();
+    }
+    assert_eq!(within_patience(debounced.next()).await, Some('c'));
+    tx.unbounded_send('d').unwrap();
+    drop(tx);
+    assert_eq!(debounced.next().await, Some('d'));
+    assert_eq!(debounced.next().await, None);
+
+    let out: Vec<Result<char, &str>> = futures::stream::iter(vec![Ok('a'), Err("e"), Ok('b')])
+        .try_debounce(LATENCY)
+        .collect()
+        .await;
+    assert_eq!(out, vec![Err("e"), Ok('b')]);
+    let out: Vec<Result<char, &str>> = futures::stream::iter(vec![Ok('a'), Err("e"), Ok('b')])
+        .try_throttle(LATENCY)
+        .collect()
+        .await;
+    assert_eq!(out, vec![Ok('a'), Err("e")]);
+}
+
+/// Awaits `next`, failing the test if only a deadline could wake it and none did.
+async fn within_patience<T>(next: impl std::future::Future<Output = T> + Unpin) -> T {
+    match futures::future::select(next, futures_timer::Delay::new(PATIENCE)).await {
+        futures::future::Either::Left((value, _)) => value,
+        futures::future::Either::Right(_) => panic!("the deadline never woke the task"),
+    }
 }
 
 #[test]

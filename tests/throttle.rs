@@ -9,14 +9,9 @@ use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::{Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt, TryThrottle};
 use support::{ms, source, Driver, End, Feed, Item, Source};
 
-fn throttle_on(
-    period: Duration,
-    edge: Edge,
-) -> (
-    ManualClock,
-    Feed<char>,
-    Driver<Throttle<Source<char>, ManualClock>>,
-) {
+type ThrottleDriver = Driver<Throttle<Source<char>, ManualClock>>;
+
+fn throttle_on(period: Duration, edge: Edge) -> (ManualClock, Feed<char>, ThrottleDriver) {
     let clock = ManualClock::new();
     let (feed, input) = source();
     let driver = Driver::new(
