@@ -177,6 +177,17 @@ impl ManualClock {
         }
     }
 
+    /// The earliest deadline among the timers armed on this clock, if any: the next instant
+    /// at which [`advance`](Self::advance) would wake something.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.lock()
+            .timers
+            .values()
+            .filter(|slot| !slot.fired)
+            .map(|slot| slot.deadline)
+            .min()
+    }
+
     /// How many timers are armed on this clock and have neither fired nor been dropped.
     pub fn timers(&self) -> usize {
         self.lock()

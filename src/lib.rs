@@ -16,6 +16,10 @@ mod engine;
 mod ext;
 mod throttle;
 
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
+
 pub use batch::{Batch, TryBatch};
 pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer};
 pub use debounce::{Debounce, TryDebounce};

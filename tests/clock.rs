@@ -51,8 +51,10 @@ fn manual_clock_wakes_due_timers_earliest_first() {
     assert_eq!(poll(&mut never, &never_w), Poll::Pending);
     assert_eq!(clock.timers(), 3);
 
+    assert_eq!(clock.next_deadline(), Some(t0 + ms(10)));
     clock.advance(ms(30));
     assert_eq!(*log.lock().unwrap(), vec!["early", "late"]);
+    assert_eq!(clock.next_deadline(), Some(t0 + ms(100)));
     assert_eq!(clock.timers(), 1);
     assert_eq!(poll(&mut late, &late_w), Poll::Ready(()));
     assert_eq!(poll(&mut early, &early_w), Poll::Ready(()));
