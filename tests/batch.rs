@@ -7,7 +7,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::{Batch, ManualClock, StreamzExt, SystemClock, TryBatch, TryStreamzExt};
+use streamz::testing::Marbles;
+use streamz::{
+    assert_marbles, Batch, ManualClock, StreamzExt, SystemClock, TryBatch, TryStreamzExt,
+};
 use support::{ms, panic_site, source, Driver, End, Item};
 
 type BatchDriver<T> = Driver<Batch<support::Source<T>, ManualClock>>;
@@ -25,52 +28,14 @@ fn batch_on<T>(
     (clock, feed, driver)
 }
 
-// SPEC §7, row 1.
 #[test]
-fn batch_flushes_at_max_size_then_partial_at_end() {
-    let (_clock, feed, mut d) = batch_on(3, ms(100));
-    for i in 1..=5 {
-        feed.push(i);
-    }
-    feed.end();
-    d.run();
-    assert_eq!(
-        d.take(),
-        vec![Item(0, vec![1, 2, 3]), Item(0, vec![4, 5]), End(0)]
+fn batch_deadline_is_inclusive() {
+    assert_marbles!(
+        input:  "1 98ms 2",
+        op:     |s, clock| s.batch(10, ms(100)).with_clock(clock),
+        output: "100ms x",
+        values: { x => vec!['1', '2'] },
     );
-}
-
-// SPEC §7, row 2.
-#[test]
-fn batch_flushes_at_deadline_counted_from_first_item() {
-    let (_clock, feed, mut d) = batch_on(10, ms(100));
-    feed.push(1);
-    d.run();
-    d.at(60);
-    feed.push(2);
-    feed.push(3);
-    d.run();
-    d.step_to(99);
-    assert_eq!(d.take(), vec![]);
-    d.step_to(100);
-    assert_eq!(d.take(), vec![Item(100, vec![1, 2, 3])]);
-}
-
-// SPEC §7, row 3: timer first.
-#[test]
-fn batch_item_ready_at_the_deadline_goes_into_the_next_batch() {
-    let (clock, feed, mut d) = batch_on(10, ms(100));
-    feed.push(1);
-    d.run();
-    // Item 2 becomes ready and the deadline passes before the adapter is polled again.
-    feed.push(2);
-    clock.advance(ms(100));
-    d.run();
-    assert_eq!(d.take(), vec![Item(100, vec![1])]);
-    d.step_to(199);
-    assert_eq!(d.take(), vec![]);
-    d.step_to(200);
-    assert_eq!(d.take(), vec![Item(200, vec![2])]);
 }
 
 #[test]
@@ -104,38 +69,23 @@ fn batch_deadline_holds_on_an_always_ready_source() {
 
 #[test]
 fn batch_next_deadline_starts_at_its_own_first_item() {
-    let (_clock, feed, mut d) = batch_on(10, ms(100));
-    feed.push(1);
-    d.run();
-    d.step_to(100);
-    assert_eq!(d.take(), vec![Item(100, vec![1])]);
-    d.at(150);
-    feed.push(2);
-    d.run();
-    d.step_to(249);
-    assert_eq!(d.take(), vec![]);
-    d.step_to(250);
-    assert_eq!(d.take(), vec![Item(250, vec![2])]);
+    assert_marbles!(
+        input:  "1 149ms 2",
+        op:     |s, clock| s.batch(10, ms(100)).with_clock(clock),
+        output: "100ms x 149ms y",
+        values: { x => vec!['1'], y => vec!['2'] },
+    );
 }
 
 #[test]
 fn batch_size_flush_discards_the_old_deadline() {
-    let (_clock, feed, mut d) = batch_on(2, ms(100));
-    feed.push(1);
-    feed.push(2);
-    d.run();
-    assert_eq!(d.take(), vec![Item(0, vec![1, 2])]);
-    d.at(50);
-    feed.push(3);
-    d.run();
-    d.step_to(149);
-    assert_eq!(
-        d.take(),
-        vec![],
-        "the deadline of [1, 2] must not flush [3]"
+    // The deadline of [1, 2] (at 100) must not flush [3], whose own deadline is 150.
+    assert_marbles!(
+        input:  "(12) 49ms 3",
+        op:     |s, clock| s.batch(2, ms(100)).with_clock(clock),
+        output: "x 149ms y",
+        values: { x => vec!['1', '2'], y => vec!['3'] },
     );
-    d.step_to(150);
-    assert_eq!(d.take(), vec![Item(150, vec![3])]);
 }
 
 #[test]
@@ -156,14 +106,12 @@ fn batch_never_yields_an_empty_batch() {
 
 #[test]
 fn batch_end_flushes_the_partial_batch_at_once() {
-    let (_clock, feed, mut d) = batch_on(10, ms(100));
-    feed.push(1);
-    d.run();
-    d.at(30);
-    feed.push(2);
-    feed.end();
-    d.run();
-    assert_eq!(d.take(), vec![Item(30, vec![1, 2]), End(30)]);
+    assert_marbles!(
+        input:  "1 29ms (2|)",
+        op:     |s, clock| s.batch(10, ms(100)).with_clock(clock),
+        output: "30ms (x|)",
+        values: { x => vec!['1', '2'] },
+    );
 }
 
 #[test]
@@ -211,17 +159,12 @@ fn batch_drop_releases_the_timer() {
 
 #[test]
 fn batch_zero_latency_yields_what_is_ready() {
-    let (clock, feed, mut d) = batch_on(3, Duration::ZERO);
-    for i in 1..=4 {
-        feed.push(i);
-    }
-    d.run();
-    assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), Item(0, vec![4])]);
-    assert_eq!(clock.timers(), 0);
-    d.at(5);
-    feed.push(5);
-    d.run();
-    assert_eq!(d.take(), vec![Item(5, vec![5])]);
+    assert_marbles!(
+        input:  "(1234) 4ms 5",
+        op:     |s, clock| s.batch(3, Duration::ZERO).with_clock(clock),
+        output: "(xy) 4ms z",
+        values: { x => vec!['1', '2', '3'], y => vec!['4'], z => vec!['5'] },
+    );
 }
 
 #[test]
@@ -425,55 +368,20 @@ impl std::future::Future for PinnedFuture {
     }
 }
 
-// SPEC §7, row 4.
-#[test]
-fn try_batch_error_overtakes_the_pending_batch() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(
-        input.try_batch(10, ms(100)).with_clock(clock.clone()),
-        &clock,
-    );
-    feed.push(Ok(1));
-    feed.push(Ok(2));
-    feed.push(Err("e"));
-    d.run();
-    assert_eq!(d.take(), vec![Item(0, Err("e"))]);
-    d.step_to(99);
-    assert_eq!(d.take(), vec![]);
-    d.step_to(100);
-    assert_eq!(d.take(), vec![Item(100, Ok(vec![1, 2]))]);
-}
-
 #[test]
 fn try_batch_error_keeps_the_batch_and_its_deadline() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(
-        input.try_batch(3, ms(100)).with_clock(clock.clone()),
-        &clock,
-    );
-    feed.push(Ok(1));
-    d.run();
-    d.at(50);
-    feed.push(Err("e"));
-    d.run();
-    assert_eq!(d.take(), vec![Item(50, Err("e"))]);
-    d.at(60);
-    // The error did not count towards the size, nor restart the deadline.
-    feed.push(Ok(2));
-    feed.push(Ok(3));
-    d.run();
-    assert_eq!(d.take(), vec![Item(60, Ok(vec![1, 2, 3]))]);
-    feed.push(Ok(4));
-    d.run();
-    d.at(70);
-    feed.push(Err("f"));
-    feed.end();
-    d.run();
-    assert_eq!(
-        d.take(),
-        vec![Item(70, Err("f")), Item(70, Ok(vec![4])), End(70)]
+    // The error neither counts towards the size nor restarts the deadline; one at the end
+    // still overtakes the pending batch.
+    let recording = Marbles::new().run_try("1 49ms # 9ms (23) 4 9ms (#|)", 'e', |s, clock| {
+        s.try_batch(3, ms(100)).with_clock(clock)
+    });
+    recording.assert_values(
+        "50ms # 9ms x 10ms (#y|)",
+        [
+            ('#', Err('e')),
+            ('x', Ok(vec!['1', '2', '3'])),
+            ('y', Ok(vec!['4'])),
+        ],
     );
 }
 
@@ -496,28 +404,11 @@ fn try_batch_deadline_comes_before_a_ready_error() {
 #[test]
 fn batch_doc_timeline_holds() {
     // The diagram of `StreamzExt::batch`'s docs: batch(3, 50ms), one character = 10 ms.
-    let input = "1-2-3-4-5---------6-----|";
-    let (items, end) = support::timeline(input, 10);
-    let (_clock, feed, mut d) = batch_on(3, ms(50));
-    let out = d.play(&feed, &items, end, 300);
-    let mut batches = Vec::new();
-    let mut labels = 'A'..;
-    let named: Vec<support::Event<char>> = out
-        .into_iter()
-        .map(|event| match event {
-            Item(t, batch) => {
-                batches.push(batch);
-                Item(t, labels.next().unwrap())
-            }
-            End(t) => End(t),
-        })
-        .collect();
-    assert_eq!(
-        support::draw(&named, 10, input.len()),
-        "----A------B-----------C|"
-    );
-    assert_eq!(
-        batches,
-        vec![vec!['1', '2', '3'], vec!['4', '5'], vec!['6']]
+    assert_marbles!(
+        input:  "1-2-3-4-5---------6-----|",
+        tick:   ms(10),
+        op:     |s, clock| s.batch(3, ms(50)).with_clock(clock),
+        output: "----A------B-----------C|",
+        values: { A => vec!['1', '2', '3'], B => vec!['4', '5'], C => vec!['6'] },
     );
 }

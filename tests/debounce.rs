@@ -6,7 +6,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::{Debounce, Edge, ManualClock, StreamzExt, TryDebounce, TryStreamzExt};
+use streamz::testing::Marbles;
+use streamz::{
+    assert_marbles, Debounce, Edge, ManualClock, StreamzExt, TryDebounce, TryStreamzExt,
+};
 use support::{ms, panic_site, source, Driver, End, Event, Feed, Item, Source};
 
 type DebounceDriver = Driver<Debounce<Source<char>, ManualClock>>;
@@ -38,51 +41,23 @@ fn play(
     d.play(&feed, items, end_at, until)
 }
 
-// SPEC §7.
-#[test]
-fn debounce_end_of_stream_flushes_the_pending_item_at_once() {
-    let out = play(
-        ms(100),
-        Edge::Trailing,
-        None,
-        &[(0, 'a'), (10, 'b'), (20, 'c')],
-        Some(30),
-        300,
-    );
-    assert_eq!(out, vec![Item(30, 'c'), End(30)]);
-}
-
-// SPEC §7.
-#[test]
-fn debounce_trailing_yields_after_the_quiet_period() {
-    let out = play(
-        ms(100),
-        Edge::Trailing,
-        None,
-        &[(0, 'a'), (50, 'b')],
-        None,
-        400,
-    );
-    assert_eq!(out, vec![Item(150, 'b')]);
-}
-
 #[test]
 fn debounce_defaults_to_trailing() {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let mut d = Driver::new(input.debounce(ms(100)).with_clock(clock.clone()), &clock);
-    assert_eq!(
-        d.play(&feed, &[(0, 'a'), (50, 'b')], None, 400),
-        vec![Item(150, 'b')]
+    assert_marbles!(
+        input:  "a 49ms b",
+        op:     |s, clock| s.debounce(ms(100)).with_clock(clock),
+        output: "150ms b",
     );
 }
 
 #[test]
 fn debounce_quiet_period_is_inclusive_and_restarts_with_each_item() {
-    let items = [(0, 'a'), (99, 'b'), (198, 'c'), (298, 'd')];
-    let out = play(ms(100), Edge::Trailing, None, &items, None, 500);
     // 'c' leaves at 298 exactly; 'd', arriving then, is a new run.
-    assert_eq!(out, vec![Item(298, 'c'), Item(398, 'd')]);
+    assert_marbles!(
+        input:  "a 98ms b 98ms c 99ms d",
+        op:     |s, clock| s.debounce(ms(100)).with_clock(clock),
+        output: "298ms c 99ms d",
+    );
 }
 
 #[test]
@@ -100,82 +75,35 @@ fn debounce_a_ready_burst_costs_one_quiet_period() {
     assert_eq!(d.take(), vec![Item(100, 'z')]);
 }
 
-// SPEC §7.
-#[test]
-fn debounce_trailing_max_wait_caps_a_busy_run() {
-    let items = [(0, 'a'), (50, 'b'), (100, 'c'), (150, 'd'), (200, 'e')];
-    let out = play(
-        ms(100),
-        Edge::Trailing,
-        Some(ms(200)),
-        &items,
-        Some(210),
-        400,
-    );
-    assert_eq!(out, vec![Item(200, 'd'), Item(210, 'e'), End(210)]);
-}
-
 #[test]
 fn debounce_trailing_max_wait_next_item_starts_a_new_run() {
-    // Items every 50 ms for a long time: one item every 200 ms, the latest of each run.
-    let items: Vec<(u64, char)> = (0..12)
-        .map(|i| (i * 50, char::from(b'a' + i as u8)))
-        .collect();
-    let out = play(ms(100), Edge::Trailing, Some(ms(200)), &items, None, 1000);
-    // Runs start at 0 (a), 200 (e), 400 (i): each is cut at its start + 200, taking the item
-    // that was pending just before the cut.
-    assert_eq!(out, vec![Item(200, 'd'), Item(400, 'h'), Item(600, 'l')]);
-}
-
-// SPEC §7.
-#[test]
-fn debounce_leading_max_wait_lets_the_next_item_lead() {
-    let items = [
-        (0, 'a'),
-        (50, 'b'),
-        (100, 'c'),
-        (150, 'd'),
-        (200, 'e'),
-        (250, 'f'),
-    ];
-    let out = play(ms(100), Edge::Leading, Some(ms(200)), &items, None, 600);
-    assert_eq!(out, vec![Item(0, 'a'), Item(200, 'e')]);
-}
-
-// SPEC §7.
-#[test]
-fn debounce_both_max_wait_yields_the_latest_and_keeps_the_quiet_period() {
-    let items = [
-        (0, 'a'),
-        (50, 'b'),
-        (100, 'c'),
-        (150, 'd'),
-        (200, 'e'),
-        (250, 'f'),
-    ];
-    let out = play(ms(100), Edge::Both, Some(ms(200)), &items, None, 600);
-    assert_eq!(out, vec![Item(0, 'a'), Item(200, 'd'), Item(350, 'f')]);
+    // An item every 50 ms: runs start at 0 (a), 200 (e), 400 (i), each cut at its start + 200
+    // with the item pending just before the cut.
+    assert_marbles!(
+        input:  "abcdefghijkl",
+        tick:   ms(50),
+        op:     |s, clock| s.debounce(ms(100)).max_wait(ms(200)).with_clock(clock),
+        output: "----d---h---l",
+    );
 }
 
 #[test]
 fn debounce_leading_yields_the_first_item_and_drops_the_run() {
-    let items = [(0, 'a'), (50, 'b'), (140, 'c'), (300, 'd')];
-    let out = play(ms(100), Edge::Leading, None, &items, Some(320), 400);
     // 'c' arrives within 100 ms of 'b', so the quiet period still runs: dropped.
-    assert_eq!(out, vec![Item(0, 'a'), Item(300, 'd'), End(320)]);
+    assert_marbles!(
+        input:  "a 49ms b 89ms c 159ms d 19ms |",
+        op:     |s, clock| s.debounce(ms(100)).edge(Edge::Leading).with_clock(clock),
+        output: "a 299ms d 19ms |",
+    );
 }
 
 #[test]
 fn debounce_leading_item_exactly_at_quiet_end_leads() {
-    let out = play(
-        ms(100),
-        Edge::Leading,
-        None,
-        &[(0, 'a'), (100, 'b')],
-        None,
-        200,
+    assert_marbles!(
+        input:  "a 99ms b",
+        op:     |s, clock| s.debounce(ms(100)).edge(Edge::Leading).with_clock(clock),
+        output: "a 99ms b",
     );
-    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'b')]);
 }
 
 #[test]
@@ -188,45 +116,40 @@ fn debounce_leading_needs_no_timer() {
 
 #[test]
 fn debounce_both_yields_leading_and_trailing() {
-    let items = [(0, 'a'), (50, 'b'), (300, 'c'), (500, 'd'), (550, 'e')];
-    let out = play(ms(100), Edge::Both, None, &items, Some(700), 700);
     // 'c' is alone in its run: yielded once, as a leading item.
-    assert_eq!(
-        out,
-        vec![
-            Item(0, 'a'),
-            Item(150, 'b'),
-            Item(300, 'c'),
-            Item(500, 'd'),
-            Item(650, 'e'),
-            End(700)
-        ]
+    assert_marbles!(
+        input:  "a 49ms b 249ms c 199ms d 49ms e 149ms |",
+        op:     |s, clock| s.debounce(ms(100)).edge(Edge::Both).with_clock(clock),
+        output: "a 149ms b 149ms c 199ms d 149ms e 49ms |",
     );
 }
 
 #[test]
 fn debounce_both_end_of_stream_flushes_a_pending_trailing_item() {
-    let out = play(
-        ms(100),
-        Edge::Both,
-        None,
-        &[(0, 'a'), (10, 'b')],
-        Some(20),
-        100,
+    assert_marbles!(
+        input:  "a 9ms b 9ms |",
+        op:     |s, clock| s.debounce(ms(100)).edge(Edge::Both).with_clock(clock),
+        output: "a 19ms (b|)",
     );
-    assert_eq!(out, vec![Item(0, 'a'), Item(20, 'b'), End(20)]);
 }
 
 #[test]
 fn debounce_end_without_pending_item() {
-    for edge in [Edge::Trailing, Edge::Leading, Edge::Both] {
-        let out = play(ms(100), edge, None, &[(0, 'a')], Some(200), 200);
-        let at = if edge == Edge::Trailing { 100 } else { 0 };
-        assert_eq!(out, vec![Item(at, 'a'), End(200)], "{edge:?}");
+    for (edge, output) in [
+        (Edge::Trailing, "100ms a 99ms |"),
+        (Edge::Leading, "a 199ms |"),
+        (Edge::Both, "a 199ms |"),
+    ] {
+        Marbles::new()
+            .run("a 199ms |", |s, clock| {
+                s.debounce(ms(100)).edge(edge).with_clock(clock)
+            })
+            .assert_diagram(output);
     }
-    assert_eq!(
-        play(ms(100), Edge::Trailing, None, &[], Some(5), 5),
-        vec![End(5)]
+    assert_marbles!(
+        input:  "-----|",
+        op:     |s, clock| s.debounce(ms(100)).with_clock(clock),
+        output: "-----|",
     );
 }
 
@@ -262,17 +185,17 @@ fn debounce_zero_quiet_yields_the_latest_of_each_ready_burst() {
 }
 
 #[test]
-fn debounce_zero_quiet_leading_and_both() {
-    for (edge, expected) in [
-        (Edge::Leading, vec![Item(0, 'a')]),
-        (Edge::Both, vec![Item(0, 'a'), Item(0, 'c')]),
+fn debounce_zero_quiet_yields_per_ready_burst_for_each_edge() {
+    for (edge, output) in [
+        (Edge::Trailing, "c-d-(e|)"),
+        (Edge::Leading, "a-d-(e|)"),
+        (Edge::Both, "(ac)-d-(e|)"),
     ] {
-        let (_clock, feed, mut d) = debounce_on(Duration::ZERO, edge, None);
-        feed.push('a');
-        feed.push('b');
-        feed.push('c');
-        d.run();
-        assert_eq!(d.take(), expected, "{edge:?}");
+        Marbles::new()
+            .run("(abc)-d-(e|)", |s, clock| {
+                s.debounce(Duration::ZERO).edge(edge).with_clock(clock)
+            })
+            .assert_diagram(output);
     }
 }
 
@@ -502,18 +425,22 @@ fn try_debounce_error_does_not_start_a_run_or_lead() {
 #[test]
 fn debounce_doc_timelines_hold() {
     // The diagrams of `StreamzExt::debounce`'s docs.
-    let input = "ab-c----d-e---|";
-    let (items, end) = support::timeline(input, 10);
-    for (edge, expected) in [
+    for (edge, output) in [
         (Edge::Trailing, "------c------e|"),
         (Edge::Leading, "a-------d-----|"),
         (Edge::Both, "a-----c-d----e|"),
     ] {
-        let out = play(ms(30), edge, None, &items, end, 200);
-        assert_eq!(support::draw(&out, 10, input.len()), expected, "{edge:?}");
+        Marbles::new()
+            .tick(ms(10))
+            .run("ab-c----d-e---|", |s, clock| {
+                s.debounce(ms(30)).edge(edge).with_clock(clock)
+            })
+            .assert_diagram(output);
     }
-    let input = "abcdefg---|";
-    let (items, end) = support::timeline(input, 10);
-    let out = play(ms(30), Edge::Trailing, Some(ms(50)), &items, end, 200);
-    assert_eq!(support::draw(&out, 10, input.len()), "-----e---g|");
+    assert_marbles!(
+        input:  "abcdefg---|",
+        tick:   ms(10),
+        op:     |s, clock| s.debounce(ms(30)).max_wait(ms(50)).with_clock(clock),
+        output: "-----e---g|",
+    );
 }

@@ -6,7 +6,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::{Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt, TryThrottle};
+use streamz::testing::Marbles;
+use streamz::{
+    assert_marbles, Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt, TryThrottle,
+};
 use support::{ms, source, Driver, End, Feed, Item, Source};
 
 type ThrottleDriver = Driver<Throttle<Source<char>, ManualClock>>;
@@ -32,41 +35,24 @@ fn play(
     d.play(&feed, items, end_at, until)
 }
 
-// SPEC §7.
 #[test]
-fn throttle_leading_passes_first_item_and_drops_the_window() {
-    let items = [
-        (0, 'a'),
-        (10, 'b'),
-        (99, 'c'),
-        (100, 'd'),
-        (150, 'e'),
-        (200, 'f'),
-    ];
-    assert_eq!(
-        play(ms(100), Edge::Leading, &items, None, 400),
-        vec![Item(0, 'a'), Item(100, 'd'), Item(200, 'f')]
+fn throttle_defaults_to_leading() {
+    assert_marbles!(
+        input:  "a 9ms b 89ms c",
+        op:     |s, clock| s.throttle(ms(100)).with_clock(clock),
+        output: "a 99ms c",
     );
 }
 
 #[test]
-fn throttle_defaults_to_leading() {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let mut d = Driver::new(input.throttle(ms(100)).with_clock(clock.clone()), &clock);
-    let out = d.play(&feed, &[(0, 'a'), (10, 'b'), (100, 'c')], None, 200);
-    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'c')]);
-}
-
-#[test]
 fn throttle_leading_dropped_items_do_not_extend_the_window() {
-    // Items keep arriving inside the window; the window still ends 100 ms after 'a'.
-    let items: Vec<(u64, char)> = (0..=100)
-        .step_by(5)
-        .map(|t| (t, char::from(b'a' + (t / 5) as u8)))
-        .collect();
-    let out = play(ms(100), Edge::Leading, &items, None, 150);
-    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'u')]);
+    // An item every 5 ms: the window still ends 100 ms after 'a'.
+    assert_marbles!(
+        input:  "abcdefghijklmnopqrstuvw",
+        tick:   ms(5),
+        op:     |s, clock| s.throttle(ms(100)).with_clock(clock),
+        output: "a-------------------u",
+    );
 }
 
 #[test]
@@ -77,97 +63,72 @@ fn throttle_leading_needs_no_timer_and_ends_at_once() {
     assert_eq!(clock.timers(), 0);
 }
 
-// SPEC §7.
-#[test]
-fn throttle_both_yields_the_latest_of_the_window_at_its_end() {
-    let out = play(
-        ms(100),
-        Edge::Both,
-        &[(0, 'a'), (10, 'b'), (50, 'c')],
-        None,
-        400,
-    );
-    assert_eq!(out, vec![Item(0, 'a'), Item(100, 'c')]);
-}
-
-// SPEC §7.
-#[test]
-fn throttle_both_trailing_emission_opens_the_next_window() {
-    let items = [(0, 'a'), (10, 'b'), (150, 'c'), (250, 'd')];
-    assert_eq!(
-        play(ms(100), Edge::Both, &items, None, 500),
-        vec![Item(0, 'a'), Item(100, 'b'), Item(200, 'c'), Item(300, 'd')]
-    );
-}
-
 #[test]
 fn throttle_both_never_repeats_a_lone_item() {
-    let out = play(ms(100), Edge::Both, &[(0, 'a'), (250, 'b')], Some(400), 400);
-    assert_eq!(out, vec![Item(0, 'a'), Item(250, 'b'), End(400)]);
-}
-
-// SPEC §7.
-#[test]
-fn throttle_trailing_yields_the_latest_at_window_end() {
-    let out = play(
-        ms(100),
-        Edge::Trailing,
-        &[(0, 'a'), (10, 'b'), (150, 'c')],
-        None,
-        400,
+    assert_marbles!(
+        input:  "a 249ms b 149ms |",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Both).with_clock(clock),
+        output: "a 249ms b 149ms |",
     );
-    assert_eq!(out, vec![Item(100, 'b'), Item(200, 'c')]);
 }
 
 #[test]
 fn throttle_trailing_yields_a_lone_item_at_window_end() {
-    let out = play(ms(100), Edge::Trailing, &[(0, 'a')], None, 300);
-    assert_eq!(out, vec![Item(100, 'a')]);
+    assert_marbles!(
+        input:  "a",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Trailing).with_clock(clock),
+        output: "100ms a",
+    );
 }
 
 #[test]
 fn throttle_trailing_window_closes_when_nothing_arrived() {
     // 'a' leaves at 100 and opens [100, 200); nothing arrives, so it closes. 'b' at 250 opens a
     // new window silently and leaves at 350.
-    let out = play(ms(100), Edge::Trailing, &[(0, 'a'), (250, 'b')], None, 500);
-    assert_eq!(out, vec![Item(100, 'a'), Item(350, 'b')]);
+    assert_marbles!(
+        input:  "a 249ms b",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Trailing).with_clock(clock),
+        output: "100ms a 249ms b",
+    );
 }
 
 #[test]
 fn throttle_trailing_item_at_window_end_goes_to_the_next_window() {
     // Timer first: at 100 the window ends ('a' leaves, opening [100, 200)) before 'b' is taken.
-    let out = play(ms(100), Edge::Trailing, &[(0, 'a'), (100, 'b')], None, 300);
-    assert_eq!(out, vec![Item(100, 'a'), Item(200, 'b')]);
+    assert_marbles!(
+        input:  "a 99ms b",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Trailing).with_clock(clock),
+        output: "100ms a 99ms b",
+    );
 }
 
 #[test]
 fn throttle_trailing_end_of_stream_waits_for_the_window() {
-    for edge in [Edge::Trailing, Edge::Both] {
-        let out = play(
-            ms(100),
-            edge,
-            &[(0, 'a'), (10, 'b'), (20, 'c')],
-            Some(30),
-            300,
-        );
-        let mut expected = vec![Item(100, 'c'), End(100)];
-        if edge == Edge::Both {
-            expected.insert(0, Item(0, 'a'));
-        }
-        assert_eq!(out, expected, "{edge:?}");
-    }
+    assert_marbles!(
+        input:  "a 9ms b 9ms c 9ms |",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Trailing).with_clock(clock),
+        output: "100ms (c|)",
+    );
+    assert_marbles!(
+        input:  "a 9ms b 9ms c 9ms |",
+        op:     |s, clock| s.throttle(ms(100)).edge(Edge::Both).with_clock(clock),
+        output: "a 99ms (c|)",
+    );
 }
 
 #[test]
 fn throttle_end_without_pending_item_ends_at_once() {
-    for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
-        let out = play(ms(100), edge, &[(0, 'a')], Some(150), 150);
-        let first = if edge == Edge::Leading || edge == Edge::Both {
-            0
-        } else {
-            100
-        };
-        assert_eq!(out, vec![Item(first, 'a'), End(150)], "{edge:?}");
+    let input = "a 149ms |";
+    for (edge, output) in [
+        (Edge::Leading, "a 149ms |"),
+        (Edge::Trailing, "100ms a 49ms |"),
+        (Edge::Both, "a 149ms |"),
+    ] {
+        Marbles::new()
+            .run(input, |s, clock| {
+                s.throttle(ms(100)).edge(edge).with_clock(clock)
+            })
+            .assert_diagram(output);
     }
 }
 
@@ -234,37 +195,29 @@ fn throttle_late_poll_opens_the_next_window_at_the_emission() {
 #[test]
 fn throttle_zero_period_lets_every_item_pass() {
     for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
-        let out = play(
-            Duration::ZERO,
-            edge,
-            &[(0, 'a'), (0, 'b'), (5, 'c')],
-            Some(5),
-            5,
-        );
-        assert_eq!(
-            out,
-            vec![Item(0, 'a'), Item(0, 'b'), Item(5, 'c'), End(5)],
-            "{edge:?}"
-        );
+        Marbles::new()
+            .run("(ab) 4ms (c|)", |s, clock| {
+                s.throttle(Duration::ZERO).edge(edge).with_clock(clock)
+            })
+            .assert_diagram("(ab) 4ms (c|)");
     }
 }
 
 #[test]
 fn throttle_endless_period_passes_the_first_item_only_and_never_panics() {
     for period in [Duration::MAX, Duration::from_secs(u64::MAX)] {
-        assert_eq!(
-            play(period, Edge::Leading, &[(0, 'a'), (10, 'b')], Some(20), 20),
-            vec![Item(0, 'a'), End(20)]
-        );
-        assert_eq!(
-            play(period, Edge::Both, &[(0, 'a'), (10, 'b')], Some(20), 20),
-            vec![Item(0, 'a'), End(20)],
-            "the trailing item can never leave: dropped at the end"
-        );
-        assert_eq!(
-            play(period, Edge::Trailing, &[(0, 'a')], Some(20), 20),
-            vec![End(20)]
-        );
+        // Both: the trailing item can never leave, so it is dropped at the end.
+        for (edge, output) in [
+            (Edge::Leading, "a 19ms |"),
+            (Edge::Both, "a 19ms |"),
+            (Edge::Trailing, "20ms |"),
+        ] {
+            Marbles::new()
+                .run("a 9ms b 9ms |", |s, clock| {
+                    s.throttle(period).edge(edge).with_clock(clock)
+                })
+                .assert_diagram(output);
+        }
     }
 }
 
@@ -413,14 +366,16 @@ fn try_throttle_error_on_a_closed_window_opens_nothing() {
 #[test]
 fn throttle_doc_timelines_hold() {
     // The diagrams of `StreamzExt::throttle`'s docs.
-    let input = "ab-c----d-e---|";
-    let (items, end) = support::timeline(input, 10);
-    for (edge, expected) in [
+    for (edge, output) in [
         (Edge::Leading, "a--c----d-----|"),
         (Edge::Trailing, "---b--c--d--e-|"),
         (Edge::Both, "a--b--c--d--e-|"),
     ] {
-        let out = play(ms(30), edge, &items, end, 200);
-        assert_eq!(support::draw(&out, 10, input.len()), expected, "{edge:?}");
+        Marbles::new()
+            .tick(ms(10))
+            .run("ab-c----d-e---|", |s, clock| {
+                s.throttle(ms(30)).edge(edge).with_clock(clock)
+            })
+            .assert_diagram(output);
     }
 }

@@ -293,35 +293,3 @@ pub fn panic_site(f: impl FnOnce() + std::panic::UnwindSafe) -> (String, String)
     let loc = site.lock().unwrap().take().unwrap_or_default();
     (message, loc)
 }
-
-/// Reads a timeline as drawn in the docs, one character per `tick` ms: a letter is an item,
-/// `|` the end, anything else an empty frame.
-pub fn timeline(drawing: &str, tick: u64) -> (Vec<(u64, char)>, Option<u64>) {
-    let mut items = Vec::new();
-    let mut end = None;
-    for (i, c) in drawing.chars().enumerate() {
-        let t = i as u64 * tick;
-        match c {
-            '|' => end = Some(t),
-            c if c.is_alphanumeric() => items.push((t, c)),
-            _ => {}
-        }
-    }
-    (items, end)
-}
-
-/// Draws events the way [`timeline`] reads them (one event per frame at most).
-pub fn draw(events: &[Event<char>], tick: u64, len: usize) -> String {
-    let mut line = vec!['-'; len];
-    for event in events {
-        let (t, c) = match event {
-            Item(t, c) => (*t, *c),
-            End(t) => (*t, '|'),
-        };
-        let i = (t / tick) as usize;
-        assert_eq!(t % tick, 0, "event off the frame grid: {event:?}");
-        assert_eq!(line[i], '-', "two events in frame {i}");
-        line[i] = c;
-    }
-    line.into_iter().collect()
-}
