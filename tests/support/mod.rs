@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 use streamz::ManualClock;
 
+pub mod models;
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -110,6 +112,12 @@ impl<T> Stream for Source<T> {
         state.waker = Some(cx.waker().clone());
         Poll::Pending
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let state = self.shared.lock().unwrap();
+        let queued = state.queue.len();
+        (queued, if state.ended { Some(queued) } else { None })
+    }
 }
 
 impl<T> Unpin for Source<T> {}
@@ -154,6 +162,8 @@ pub struct Driver<S: Stream> {
     start: Instant,
     ended: bool,
     events: Vec<Event<S::Item>>,
+    /// Events already taken from `events` by [`run_schedule`].
+    kept: Vec<Event<S::Item>>,
     pub polls: usize,
 }
 
@@ -171,6 +181,7 @@ impl<S: Stream> Driver<S> {
             start: clock.now(),
             ended: false,
             events: Vec::new(),
+            kept: Vec::new(),
             polls: 0,
         }
     }
@@ -292,4 +303,100 @@ pub fn panic_site(f: impl FnOnce() + std::panic::UnwindSafe) -> (String, String)
         .unwrap_or_default();
     let loc = site.lock().unwrap().take().unwrap_or_default();
     (message, loc)
+}
+
+/// Drives `stream` through `schedule` on `clock` (fed by `feed`), visiting every instant of the
+/// schedule and every timer deadline, until the stream ends or nothing is left to happen.
+///
+/// Also checks, for a stream that ended, that every `size_hint` seen along the way contained
+/// the number of items that followed, and that the stream stays ended.
+pub fn run_schedule<S, I, X>(
+    stream: S,
+    clock: &ManualClock,
+    feed: &Feed<I>,
+    schedule: &[(u64, models::Ev)],
+    input: impl Fn(models::Ev) -> I,
+    output: impl Fn(u64, S::Item) -> models::Out<X>,
+) -> Vec<models::Out<X>>
+where
+    S: Stream + futures::stream::FusedStream,
+{
+    let mut d = Driver::new(stream, clock);
+    let start = d.start;
+    let deadline_ms = |clock: &ManualClock| {
+        clock.next_deadline().map(|at| {
+            let nanos = at.saturating_duration_since(start).as_nanos();
+            ((nanos + 999_999) / 1_000_000) as u64
+        })
+    };
+    let mut hints: Vec<(usize, (usize, Option<usize>))> = Vec::new();
+    let mut seen = 0;
+    let mut note = |d: &mut Driver<S>, hints: &mut Vec<_>| {
+        seen += d.events.iter().filter(|e| matches!(e, Item(..))).count();
+        let events = std::mem::take(&mut d.events);
+        d.kept.extend(events);
+        hints.push((seen, d.stream.size_hint()));
+    };
+    d.run();
+    note(&mut d, &mut hints);
+    let mut i = 0;
+    while i < schedule.len() && !d.ended {
+        let t = schedule[i].0;
+        while let Some(at) = deadline_ms(clock).filter(|&at| at < t) {
+            d.at(at);
+            note(&mut d, &mut hints);
+        }
+        let now = d.now_ms();
+        clock.advance(ms(t - now));
+        while i < schedule.len() && schedule[i].0 == t {
+            match schedule[i].1 {
+                models::Ev::End => feed.end(),
+                ev => feed.push(input(ev)),
+            }
+            i += 1;
+        }
+        d.run();
+        note(&mut d, &mut hints);
+    }
+    let mut rounds = 0;
+    while !d.ended {
+        let Some(at) = deadline_ms(clock) else { break };
+        rounds += 1;
+        assert!(rounds < 100_000, "timers keep firing without end");
+        let at = at.max(d.now_ms() + 1);
+        d.at(at);
+        note(&mut d, &mut hints);
+    }
+    if d.ended {
+        let total = seen;
+        for (before, (lower, upper)) in hints {
+            let rest = total - before;
+            assert!(
+                lower <= rest,
+                "size_hint lower bound {lower} > {rest} items that followed"
+            );
+            if let Some(upper) = upper {
+                assert!(
+                    rest <= upper,
+                    "size_hint upper bound {upper} < {rest} items that followed"
+                );
+            }
+        }
+        assert!(d.stream.is_terminated(), "ended but not terminated");
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..2 {
+            assert!(
+                matches!(d.stream.as_mut().poll_next(&mut cx), Poll::Ready(None)),
+                "None must be final"
+            );
+        }
+    }
+    d.kept
+        .into_iter()
+        .map(|event| match event {
+            Item(t, item) => output(t, item),
+            End(t) => models::Out::End(t),
+        })
+        .collect()
 }

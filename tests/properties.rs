@@ -1,0 +1,234 @@
+//! Property tests: random schedules and parameters, each adapter against its reference model
+//! (`support/models.rs`), on virtual time.
+//!
+//! `PROPTEST_CASES` sets the number of cases per property (2,000 by default).
+
+mod support;
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
+use support::models::{self, Ev, Out};
+use support::{run_schedule, source};
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+/// A schedule: instants in order, each with one or more events; items are numbered in order;
+/// errors (if `errors`) are numbered too; it may end with `End`.
+fn schedule(errors: bool) -> impl Strategy<Value = Vec<(u64, Ev)>> {
+    let gap = prop_oneof![3 => Just(0u64), 3 => 1u64..5, 3 => 5u64..60, 1 => 60u64..400];
+    // Events per instant: mostly a few, sometimes a burst past the poll budget. Each event is
+    // an error with probability 1/7 when `errors` is set.
+    let frame = prop_oneof![
+        8 => 1usize..4,
+        1 => 4usize..20,
+        1 => 100usize..300,
+    ]
+    .prop_flat_map(move |n| {
+        prop::collection::vec(any::<u8>().prop_map(move |b| errors && b % 7 == 0), n)
+    });
+    (
+        prop::collection::vec((gap, frame), 0..30),
+        any::<bool>(),
+        0u64..200,
+    )
+        .prop_map(|(frames, end, end_gap)| {
+            let mut t = 0;
+            let mut n = 0;
+            let mut out = Vec::new();
+            for (gap, events) in frames {
+                t += gap;
+                for is_error in events {
+                    n += 1;
+                    out.push((t, if is_error { Ev::Err(n) } else { Ev::Item(n) }));
+                }
+            }
+            if end {
+                out.push((t + end_gap, Ev::End));
+            }
+            out
+        })
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        1 => Just(Duration::ZERO),
+        1 => Just(Duration::from_millis(1)),
+        6 => (2u64..300).prop_map(Duration::from_millis),
+        1 => Just(Duration::from_secs(1_000_000_000)),
+        1 => Just(Duration::MAX),
+    ]
+}
+
+fn edge() -> impl Strategy<Value = Edge> {
+    prop_oneof![Just(Edge::Leading), Just(Edge::Trailing), Just(Edge::Both)]
+}
+
+fn max_size() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), 2usize..12, Just(usize::MAX)]
+}
+
+fn plain(ev: Ev) -> u32 {
+    match ev {
+        Ev::Item(x) => x,
+        other => unreachable!("{other:?} in a plain schedule"),
+    }
+}
+
+fn fallible(ev: Ev) -> Result<u32, u32> {
+    match ev {
+        Ev::Item(x) => Ok(x),
+        Ev::Err(e) => Err(e),
+        Ev::End => unreachable!(),
+    }
+}
+
+fn from_result<T>(t: u64, item: Result<T, u32>) -> Out<T> {
+    match item {
+        Ok(x) => Out::Item(t, x),
+        Err(e) => Out::Err(t, e),
+    }
+}
+
+fn items_of(schedule: &[(u64, Ev)]) -> Vec<u32> {
+    schedule
+        .iter()
+        .filter_map(|(_, ev)| match ev {
+            Ev::Item(x) => Some(*x),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn batch_matches_the_model(
+        schedule in schedule(false),
+        max_size in max_size(),
+        latency in duration(),
+    ) {
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let stream = input.batch(max_size, latency).with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
+        prop_assert_eq!(&actual, &models::batch(&schedule, max_size, latency));
+
+        // Concatenated batches are the input, in order; no batch is empty or too big.
+        let mut all = Vec::new();
+        for out in &actual {
+            if let Out::Item(_, batch) = out {
+                prop_assert!(!batch.is_empty() && batch.len() <= max_size);
+                all.extend_from_slice(batch);
+            }
+        }
+        let ended = matches!(actual.last(), Some(Out::End(_)));
+        let finite = latency == Duration::ZERO || models::millis(latency).is_some();
+        if ended || finite {
+            prop_assert_eq!(all, items_of(&schedule));
+        }
+        drop(feed);
+        prop_assert_eq!(clock.timers(), 0);
+    }
+
+    #[test]
+    fn try_batch_matches_the_model(
+        schedule in schedule(true),
+        max_size in max_size(),
+        latency in duration(),
+    ) {
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let stream = input.try_batch(max_size, latency).with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
+        prop_assert_eq!(actual, models::batch(&schedule, max_size, latency));
+    }
+
+    #[test]
+    fn throttle_matches_the_model(
+        schedule in schedule(false),
+        period in duration(),
+        edge in edge(),
+    ) {
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let stream = input.throttle(period).edge(edge).with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
+        prop_assert_eq!(&actual, &models::throttle(&schedule, period, edge));
+
+        // Outputs are never closer than `period`.
+        let times: Vec<u64> = actual
+            .iter()
+            .filter_map(|out| match out { Out::Item(t, _) => Some(*t), _ => None })
+            .collect();
+        if let Some(period) = models::millis(period) {
+            for pair in times.windows(2) {
+                prop_assert!(pair[1] - pair[0] >= period, "{:?}", times);
+            }
+        } else {
+            prop_assert!(times.len() <= 1);
+        }
+    }
+
+    #[test]
+    fn try_throttle_matches_the_model(
+        schedule in schedule(true),
+        period in duration(),
+        edge in edge(),
+    ) {
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let stream = input.try_throttle(period).edge(edge).with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
+        prop_assert_eq!(actual, models::throttle(&schedule, period, edge));
+    }
+
+    #[test]
+    fn debounce_matches_the_model(
+        schedule in schedule(false),
+        quiet in duration(),
+        edge in edge(),
+        extra in prop::option::of(duration()),
+    ) {
+        let max_wait = extra.map(|extra| quiet.saturating_add(extra));
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let mut stream = input.debounce(quiet).edge(edge);
+        if let Some(max_wait) = max_wait {
+            stream = stream.max_wait(max_wait);
+        }
+        let stream = stream.with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
+        prop_assert_eq!(actual, models::debounce(&schedule, quiet, edge, max_wait));
+    }
+
+    #[test]
+    fn try_debounce_matches_the_model(
+        schedule in schedule(true),
+        quiet in duration(),
+        edge in edge(),
+        extra in prop::option::of(duration()),
+    ) {
+        let max_wait = extra.map(|extra| quiet.saturating_add(extra));
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let mut stream = input.try_debounce(quiet).edge(edge);
+        if let Some(max_wait) = max_wait {
+            stream = stream.max_wait(max_wait);
+        }
+        let stream = stream.with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
+        prop_assert_eq!(actual, models::debounce(&schedule, quiet, edge, max_wait));
+    }
+}
