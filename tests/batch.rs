@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::testing::Marbles;
-use streamz::{
-    assert_marbles, Batch, ManualClock, StreamzExt, SystemClock, TryBatch, TryStreamzExt,
-};
+use streamz::{assert_marbles, Batch, ManualClock, StreamzExt, TryStreamzExt};
 use support::{ms, panic_site, source, Driver, End, Item};
 
 type BatchDriver<T> = Driver<Batch<support::Source<T>, ManualClock>>;
@@ -344,29 +342,6 @@ trait NextForTest: Stream + Unpin {
     }
 }
 impl<S: Stream + Unpin> NextForTest for S {}
-
-#[test]
-fn batch_auto_traits_follow_the_inner_stream() {
-    use static_assertions::{assert_impl_all, assert_not_impl_any};
-    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
-    assert_impl_all!(Batch<Ready>: Send, Sync, Unpin);
-    assert_impl_all!(Batch<Ready, ManualClock>: Send, Sync, Unpin);
-    assert_impl_all!(TryBatch<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>>: Send, Sync, Unpin);
-    type Local = stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>;
-    assert_not_impl_any!(Batch<Local>: Send, Sync);
-    type PinnedInner = futures::future::IntoStream<PinnedFuture>;
-    assert_not_impl_any!(Batch<PinnedInner>: Unpin);
-    assert_impl_all!(SystemClock: Send, Sync, Unpin, Copy);
-    assert_impl_all!(ManualClock: Send, Sync, Unpin, Clone, std::fmt::Debug);
-}
-
-struct PinnedFuture(std::marker::PhantomPinned);
-impl std::future::Future for PinnedFuture {
-    type Output = u8;
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u8> {
-        Poll::Pending
-    }
-}
 
 #[test]
 fn try_batch_error_keeps_the_batch_and_its_deadline() {

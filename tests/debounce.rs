@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::testing::Marbles;
-use streamz::{
-    assert_marbles, Debounce, Edge, ManualClock, StreamzExt, TryDebounce, TryStreamzExt,
-};
+use streamz::{assert_marbles, Debounce, Edge, ManualClock, StreamzExt, TryStreamzExt};
 use support::{ms, panic_site, source, Driver, End, Event, Feed, Item, Source};
 
 type DebounceDriver = Driver<Debounce<Source<char>, ManualClock>>;
@@ -342,8 +340,7 @@ fn debounce_with_clock_after_polling_restarts_the_quiet_period() {
 }
 
 #[test]
-fn debounce_debug_accessors_and_auto_traits() {
-    use static_assertions::{assert_impl_all, assert_not_impl_any};
+fn debounce_debug_accessors() {
     let mut s = stream::iter([1, 2, 3]).debounce(ms(5)).max_wait(ms(7));
     let text = format!("{s:?}");
     assert!(text.starts_with("Debounce"), "{text}");
@@ -360,11 +357,6 @@ fn debounce_debug_accessors_and_auto_traits() {
     );
     let t = stream::iter([Ok::<u8, ()>(1)]).try_debounce(ms(5));
     assert!(format!("{t:?}").starts_with("TryDebounce"));
-
-    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
-    assert_impl_all!(Debounce<Ready>: Send, Sync, Unpin);
-    assert_impl_all!(TryDebounce<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>, ManualClock>: Send, Sync, Unpin);
-    assert_not_impl_any!(Debounce<stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>>: Send, Sync);
 }
 
 #[test]

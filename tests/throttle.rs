@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::testing::Marbles;
-use streamz::{
-    assert_marbles, Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt, TryThrottle,
-};
+use streamz::{assert_marbles, Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt};
 use support::{ms, source, Driver, End, Feed, Item, Source};
 
 type ThrottleDriver = Driver<Throttle<Source<char>, ManualClock>>;
@@ -291,8 +289,7 @@ fn throttle_with_clock_after_polling_restarts_the_window() {
 }
 
 #[test]
-fn throttle_debug_accessors_and_auto_traits() {
-    use static_assertions::{assert_impl_all, assert_not_impl_any};
+fn throttle_debug_accessors() {
     let mut s = stream::iter([1, 2, 3]).throttle(ms(5)).edge(Edge::Both);
     let text = format!("{s:?}");
     assert!(text.starts_with("Throttle"), "{text}");
@@ -309,11 +306,6 @@ fn throttle_debug_accessors_and_auto_traits() {
     );
     let t = stream::iter([Ok::<u8, ()>(1)]).try_throttle(ms(5));
     assert!(format!("{t:?}").starts_with("TryThrottle"));
-
-    type Ready = stream::Iter<std::vec::IntoIter<u8>>;
-    assert_impl_all!(Throttle<Ready>: Send, Sync, Unpin);
-    assert_impl_all!(TryThrottle<stream::Iter<std::vec::IntoIter<Result<u8, ()>>>, ManualClock>: Send, Sync, Unpin);
-    assert_not_impl_any!(Throttle<stream::Iter<std::vec::IntoIter<std::rc::Rc<u8>>>>: Send, Sync);
 }
 
 #[test]
