@@ -232,3 +232,114 @@ proptest! {
         prop_assert_eq!(actual, models::debounce(&schedule, quiet, edge, max_wait));
     }
 }
+
+/// A fixed-seed schedule of `n` events (items, and errors if `errors`), in bursts and gaps,
+/// ending with `End`.
+fn random_schedule(n: usize, errors: bool, mut seed: u64) -> Vec<(u64, Ev)> {
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let mut out = Vec::with_capacity(n + 1);
+    let mut t = 0;
+    let mut i = 0;
+    while out.len() < n {
+        t += match next(10) {
+            0..=3 => 0,
+            4..=6 => next(5),
+            7..=8 => next(60),
+            _ => next(400),
+        };
+        i += 1;
+        out.push((
+            t,
+            if errors && next(7) == 0 {
+                Ev::Err(i)
+            } else {
+                Ev::Item(i)
+            },
+        ));
+    }
+    out.push((t + next(200), Ev::End));
+    out
+}
+
+/// Every adapter through 1,000,000 random events against its model. Run it with
+/// `cargo test --release --test properties -- --ignored`.
+#[test]
+#[ignore = "long: a million events per adapter; run in release mode"]
+fn million_random_events_match_the_models() {
+    const N: usize = 1_000_000;
+    let ms = Duration::from_millis;
+    let plain_schedule = random_schedule(N, false, 0x9e37_79b9_7f4a_7c15);
+    let try_schedule = random_schedule(N, true, 0x2545_f491_4f6c_dd1d);
+    let started = std::time::Instant::now();
+
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let s = input.batch(50, ms(40)).with_clock(clock.clone());
+    let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
+    assert_eq!(actual, models::batch(&plain_schedule, 50, ms(40)), "batch");
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let s = input.try_batch(50, ms(40)).with_clock(clock.clone());
+    let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
+    assert_eq!(
+        actual,
+        models::batch(&try_schedule, 50, ms(40)),
+        "try_batch"
+    );
+
+    for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let s = input.throttle(ms(30)).edge(edge).with_clock(clock.clone());
+        let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
+        assert_eq!(
+            actual,
+            models::throttle(&plain_schedule, ms(30), edge),
+            "throttle {edge:?}"
+        );
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let s = input
+            .try_throttle(ms(30))
+            .edge(edge)
+            .with_clock(clock.clone());
+        let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
+        assert_eq!(
+            actual,
+            models::throttle(&try_schedule, ms(30), edge),
+            "try_throttle {edge:?}"
+        );
+
+        for max_wait in [None, Some(ms(100))] {
+            let clock = ManualClock::new();
+            let (feed, input) = source();
+            let mut s = input.debounce(ms(20)).edge(edge);
+            if let Some(max_wait) = max_wait {
+                s = s.max_wait(max_wait);
+            }
+            let s = s.with_clock(clock.clone());
+            let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
+            let expected = models::debounce(&plain_schedule, ms(20), edge, max_wait);
+            assert_eq!(actual, expected, "debounce {edge:?} {max_wait:?}");
+            let clock = ManualClock::new();
+            let (feed, input) = source();
+            let mut s = input.try_debounce(ms(20)).edge(edge);
+            if let Some(max_wait) = max_wait {
+                s = s.max_wait(max_wait);
+            }
+            let s = s.with_clock(clock.clone());
+            let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
+            let expected = models::debounce(&try_schedule, ms(20), edge, max_wait);
+            assert_eq!(actual, expected, "try_debounce {edge:?} {max_wait:?}");
+        }
+    }
+    println!(
+        "20 adapter configurations x {N} events matched their models in {:?}",
+        started.elapsed()
+    );
+}

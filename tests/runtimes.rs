@@ -77,8 +77,15 @@ async fn within_patience<T>(next: impl std::future::Future<Output = T> + Unpin) 
 }
 
 #[test]
-fn runs_on_futures_executor() {
+fn runs_on_futures_block_on() {
     futures::executor::block_on(deadline_and_end());
+}
+
+#[test]
+fn runs_on_futures_local_pool() {
+    let mut pool = futures::executor::LocalPool::new();
+    futures::task::LocalSpawnExt::spawn_local(&pool.spawner(), deadline_and_end()).unwrap();
+    pool.run();
 }
 
 #[test]
