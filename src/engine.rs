@@ -4,10 +4,13 @@
 //! an idle or ended inner stream, and when it next needs to be woken. [`Engine::poll`] runs the
 //! one loop they all share, and holds the rules they all follow:
 //!
-//! - **timer first**: before every poll of the inner stream, the clock is read and every deadline
-//!   reached at that instant is acted on, so an item that arrives at or after a deadline never
-//!   counts as arriving before it, even when the inner stream is always ready;
-//! - an item's arrival time is the clock reading taken just before the poll that produced it;
+//! - **timer first**: before every poll of the inner stream, every deadline reached at the
+//!   latest clock reading is acted on, so a deadline holds even when the inner stream is always
+//!   ready;
+//! - the clock is read at the start of every call and then every `stride` items, the stride
+//!   adapting to how fast items come (see `read_clock`): before every poll when items take
+//!   20 µs or more, every [`MAX_STRIDE`] items when they come faster than 160 ns;
+//! - an item's arrival time is the latest clock reading before the poll that produced it;
 //! - after [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`;
 //! - before returning `Pending`, the one timer is armed for the machine's next deadline that
 //!   will yield something (none is armed for deadlines that would yield nothing);
@@ -25,6 +28,13 @@ use crate::clock::{Clock, Timer};
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
 pub(crate) const BUDGET: u32 = 128;
+
+/// The most inner items taken between two readings of the clock within one `poll_next` call.
+pub(crate) const MAX_STRIDE: u32 = 128;
+
+/// The time a stride of items should take: while items come faster than this in total, the
+/// clock is read every [`MAX_STRIDE`] items at most; while they come slower, before every poll.
+const STRIDE_TIME_NS: u64 = 20_000;
 
 /// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
 #[inline]
@@ -87,6 +97,9 @@ pub(crate) struct Engine<C: Clock> {
     armed: Option<Instant>,
     /// The inner stream has returned `None`; it is never polled again.
     done: bool,
+    /// How many inner items to take between readings of the clock: adapted to how fast the
+    /// items come, so a hot source does not pay for a clock reading per item.
+    stride: u32,
 }
 
 impl<C: Clock> Engine<C> {
@@ -96,6 +109,7 @@ impl<C: Clock> Engine<C> {
             timer: None,
             armed: None,
             done: false,
+            stride: 1,
         }
     }
 
@@ -106,6 +120,7 @@ impl<C: Clock> Engine<C> {
             timer: None,
             armed: None,
             done: self.done,
+            stride: 1,
         }
     }
 
@@ -140,9 +155,11 @@ impl<C: Clock> Engine<C> {
         M: Machine,
     {
         let mut budget = BUDGET;
+        // The clock is read at the start of every call, and then every `stride` items.
+        let mut now = self.clock.now();
+        let mut until_reading = self.stride;
         loop {
             // Timer first: every deadline reached now is acted on before another item is taken.
-            let now = self.clock.now();
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(Ok(out)));
             }
@@ -163,14 +180,21 @@ impl<C: Clock> Engine<C> {
             }
             budget -= 1;
             match stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => match split(item) {
-                    Ok(item) => {
-                        if let Some(out) = machine.on_item(item, now) {
-                            return Poll::Ready(Some(Ok(out)));
+                Poll::Ready(Some(item)) => {
+                    match split(item) {
+                        Ok(item) => {
+                            if let Some(out) = machine.on_item(item, now) {
+                                return Poll::Ready(Some(Ok(out)));
+                            }
                         }
+                        Err(e) => return Poll::Ready(Some(Err(e))),
                     }
-                    Err(e) => return Poll::Ready(Some(Err(e))),
-                },
+                    until_reading -= 1;
+                    if until_reading == 0 {
+                        now = self.read_clock(now);
+                        until_reading = self.stride;
+                    }
+                }
                 Poll::Ready(None) => {
                     self.done = true;
                     if let Some(out) = machine.on_end() {
@@ -190,6 +214,23 @@ impl<C: Clock> Engine<C> {
                 }
             }
         }
+    }
+
+    /// Reads the clock after `self.stride` items taken since the reading `last`, and adapts
+    /// the stride so that a stride of items takes about `STRIDE_TIME_NS`: items that take
+    /// 20 µs or more each get a reading before every poll; items faster than 160 ns get one
+    /// every `MAX_STRIDE`.
+    #[inline]
+    fn read_clock(&mut self, last: Instant) -> Instant {
+        let now = self.clock.now();
+        let elapsed = now.saturating_duration_since(last);
+        let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let per_item = elapsed / u64::from(self.stride);
+        self.stride = match STRIDE_TIME_NS.checked_div(per_item) {
+            Some(stride) => stride.clamp(1, u64::from(MAX_STRIDE)) as u32,
+            None => MAX_STRIDE,
+        };
+        now
     }
 
     /// Arms the timer for `at` and returns `Pending`, or, if `at` is already reached, acts on it.

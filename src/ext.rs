@@ -23,7 +23,8 @@ pub trait StreamzExt: Stream {
     /// 1. it holds `max_size` items — at once;
     /// 2. its deadline has been reached — checked before *every* poll of the inner stream, so
     ///    the bound holds even when the inner stream is always ready, and an item that arrives
-    ///    at or after the deadline goes into the next batch;
+    ///    at or after the deadline goes into the next batch (see
+    ///    [timing precision](crate#timing-precision) for how often the clock is read);
     /// 3. the inner stream ends — the partial batch is yielded, then `None`.
     ///
     /// Batches are never empty, and no item is lost, duplicated or reordered. The deadline of a
@@ -112,7 +113,8 @@ pub trait StreamzExt: Stream {
     ///   ends: only the first item passes (`Leading`, `Both`); a trailing item pending at the
     ///   end of the stream is dropped.
     /// - Like every adapter here, the window's end is checked before each poll of the inner
-    ///   stream, and one `poll_next` call takes at most 128 items from it without yielding.
+    ///   stream ([timing precision](crate#timing-precision)), and one `poll_next` call takes at
+    ///   most 128 items from it without yielding.
     ///
     /// # Data loss
     ///
@@ -175,9 +177,10 @@ pub trait StreamzExt: Stream {
     ///   always-ready source yields nothing until it pauses (unless `max_wait` is set).
     /// - A `quiet` past the range of [`Instant`](std::time::Instant) never ends: a trailing
     ///   item leaves only at `max_wait` or at the end of the stream.
-    /// - Like every adapter here, deadlines are checked before each poll of the inner stream,
-    ///   and one `poll_next` call takes at most 128 items from it without yielding, then wakes
-    ///   its task and returns `Pending`, so a busy source cannot starve the executor.
+    /// - Like every adapter here, deadlines are checked before each poll of the inner stream
+    ///   ([timing precision](crate#timing-precision)), and one `poll_next` call takes at most
+    ///   128 items from it without yielding, then wakes its task and returns `Pending`, so a
+    ///   busy source cannot starve the executor.
     ///
     /// # Data loss
     ///

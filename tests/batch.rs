@@ -387,3 +387,36 @@ fn batch_doc_timeline_holds() {
         values: { A => vec!['1', '2', '3'], B => vec!['4', '5'], C => vec!['6'] },
     );
 }
+
+#[test]
+fn batch_clock_sampling_adapts_when_a_fast_source_slows_down() {
+    // 300 items at no cost, then items costing 1 ms each. On the fast run the clock is read
+    // every 128 items at most; the first slow items show the change, and from then on the
+    // clock is read before every poll again.
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let source = stream::iter(0u32..).map(move |i| {
+        if i >= 300 {
+            ticking.advance(ms(1));
+        }
+        i
+    });
+    let mut s = Box::pin(source.batch(100_000, ms(10)).with_clock(clock.clone()));
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let start = clock.now();
+    let mut batches = Vec::new();
+    while batches.len() < 4 {
+        if let Poll::Ready(Some(batch)) = s.as_mut().poll_next(&mut cx) {
+            batches.push(((clock.now() - start).as_millis(), batch.len()));
+        }
+    }
+    // The first batch opened at 0 ms: it leaves late, by less than one stride of slow items.
+    let (first_at, _) = batches[0];
+    assert!((10..10 + 128).contains(&first_at), "{batches:?}");
+    // Then every batch holds the 10 items of its 10 ms, and leaves on time.
+    for pair in batches[1..].windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 10, "{batches:?}");
+        assert_eq!(pair[1].1, 10, "{batches:?}");
+    }
+}
