@@ -1,1 +1,337 @@
-fn main() {}
+//! streamz against the limit and the peers, one criterion group per scenario.
+//!
+//! Every contender in a group runs on the same source and the same driver: [`drive`], a
+//! hand-rolled poll loop with a no-op waker that polls again at once whenever the stream
+//! returns `Pending`. It adds no executor bookkeeping, so the numbers are the adapters' own
+//! cost per item. Contenders that need a tokio runtime (`tokio-stream`'s `chunks_timeout`
+//! creates a `tokio::time::Sleep`) run the very same loop inside `rt.block_on`, on a
+//! current-thread runtime built once, outside the measured closure, and wrapped in
+//! `tokio::task::unconstrained` so that tokio's cooperative budget (which the loop never
+//! returns to the runtime to refill) does not change what `Sleep::poll` does.
+//!
+//! Timed adapters use the default clock (the real one), which is what users get. The
+//! deadlines (1 s) are far longer than one iteration, so no timer fires while measuring.
+//!
+//! Criterion reports time per iteration and, through `Throughput::Elements(N)`, items per
+//! second; the ratios that matter are between contenders of the same group in the same run.
+//!
+//! Run: `cargo bench --bench peers`
+
+use std::cell::Cell;
+use std::future::ready;
+use std::hint::black_box;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use futures::stream::{self, Stream, StreamExt};
+use futures::task::noop_waker;
+use streamz::StreamzExt;
+
+/// Items per iteration.
+const N: u64 = 100_000;
+/// The batch size of every batching contender.
+const BATCH: usize = 100;
+/// Every timed adapter's period: long enough never to fire during an iteration.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Polls `stream` to its end with a no-op waker, polling again at once on `Pending`, and hands
+/// every item to `sink`. It also stops at a `Pending` once `drained()` is true: the source has
+/// handed out all its items and ended, and the stream only waits for a timer (see
+/// `debounce_bursty`).
+fn drive<S: Stream>(stream: S, drained: impl Fn() -> bool, mut sink: impl FnMut(S::Item)) {
+    let mut stream = pin!(stream);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => sink(item),
+            Poll::Ready(None) => return,
+            Poll::Pending if drained() => return,
+            Poll::Pending => {}
+        }
+    }
+}
+
+fn never() -> bool {
+    false
+}
+
+/// Yields `0..end`, returning `Pending` after every `burst` items; it wakes its task before
+/// that `Pending`, so it is correct on any executor. Once past the end it returns `None` on
+/// every poll and sets the shared `drained` flag.
+struct Bursty {
+    next: u64,
+    end: u64,
+    burst: u64,
+    run: u64,
+    drained: Rc<Cell<bool>>,
+}
+
+impl Bursty {
+    fn new(end: u64, burst: u64) -> Self {
+        Bursty {
+            next: 0,
+            end,
+            burst,
+            run: 0,
+            drained: Rc::new(Cell::new(false)),
+        }
+    }
+}
+
+impl Stream for Bursty {
+    type Item = u64;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
+        if self.run == self.burst {
+            self.run = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if self.next == self.end {
+            self.drained.set(true);
+            return Poll::Ready(None);
+        }
+        let item = self.next;
+        self.next += 1;
+        self.run += 1;
+        Poll::Ready(Some(item))
+    }
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread tokio runtime")
+}
+
+/// Runs `f` (which calls [`drive`]) inside the tokio runtime, without cooperative budgeting.
+fn in_tokio<R>(rt: &tokio::runtime::Runtime, f: impl FnOnce() -> R) -> R {
+    rt.block_on(tokio::task::unconstrained(async move { f() }))
+}
+
+fn configure<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .throughput(Throughput::Elements(N))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group
+}
+
+/// Sum of batch lengths: each batching contender must account for every item.
+fn count_batched<S: Stream<Item = Vec<u64>>>(batches: S, drained: impl Fn() -> bool) -> usize {
+    let mut items = 0;
+    drive(batches, drained, |batch| items += black_box(batch).len());
+    items
+}
+
+/// The batch contenders of `batch_hot` and `batch_bursty`; `source` builds a fresh source.
+fn batch_group<S, F>(c: &mut Criterion, name: &str, source: F)
+where
+    S: Stream<Item = u64> + Unpin,
+    F: Fn() -> S + Copy,
+{
+    use futures_batch::ChunksTimeoutStreamExt as _;
+
+    let rt = tokio_runtime();
+    // Not measured: every contender yields all N items.
+    assert_eq!(
+        count_batched(source().batch(BATCH, SECOND), never),
+        N as usize
+    );
+    assert_eq!(
+        count_batched(source().ready_chunks(BATCH), never),
+        N as usize
+    );
+    assert_eq!(
+        in_tokio(&rt, || count_batched(
+            tokio_stream::StreamExt::chunks_timeout(source(), BATCH, SECOND),
+            never
+        )),
+        N as usize
+    );
+    assert_eq!(
+        count_batched(source().chunks_timeout(BATCH, SECOND), never),
+        N as usize
+    );
+
+    let mut group = configure(c, name);
+    group.bench_function("streamz batch(100, 1s)", |b| {
+        b.iter(|| count_batched(source().batch(BATCH, SECOND), never))
+    });
+    group.bench_function("limit: futures ready_chunks(100)", |b| {
+        b.iter(|| count_batched(source().ready_chunks(BATCH), never))
+    });
+    group.bench_function("peer: tokio-stream chunks_timeout(100, 1s)", |b| {
+        b.iter(|| {
+            in_tokio(&rt, || {
+                count_batched(
+                    tokio_stream::StreamExt::chunks_timeout(source(), BATCH, SECOND),
+                    never,
+                )
+            })
+        })
+    });
+    group.bench_function("peer: futures-batch chunks_timeout(100, 1s)", |b| {
+        b.iter(|| count_batched(source().chunks_timeout(BATCH, SECOND), never))
+    });
+    group.finish();
+}
+
+/// (a) An always-ready source.
+fn batch_hot(c: &mut Criterion) {
+    batch_group(c, "batch_hot", || stream::iter(0..N));
+}
+
+/// (b) A source that returns `Pending` (self-waking) every 10 items.
+fn batch_bursty(c: &mut Criterion) {
+    batch_group(c, "batch_bursty", || Bursty::new(N, 10));
+}
+
+/// (c) A source that returns `Pending` (self-waking) every 1000 items, debounced by 1 s.
+///
+/// On its end streamz yields the pending item at once; `debounced` first waits out the quiet
+/// period (1 s). So that the measure is the cost of taking in N items and not that final
+/// second, the driver stops every contender at the first `Pending` after the source ended
+/// ([`drive`]'s `drained`); streamz has yielded its one item by then, `debounced` has not.
+///
+/// `debounced` sleeps with `futures-timer`, so it needs no tokio runtime.
+///
+/// Not measured: `futures-time`'s `debounce`. It takes one item per `poll_next` and then
+/// returns `Pending` on its timer, which it has just reset, without waking the task; an
+/// executor that polls only when woken therefore spends about one quiet period per item
+/// (on `futures::executor::block_on`, `debounce(50ms)` over `stream::iter(0..5)` took 200 ms),
+/// so about 100 000 s per iteration here. This busy driver would poll again regardless and
+/// hide that, so a number from it would be misleading.
+fn debounce_bursty(c: &mut Criterion) {
+    let source = || {
+        let source = Bursty::new(N, 1000);
+        let drained = source.drained.clone();
+        (source, move || drained.get())
+    };
+    let last = |stream: Pin<Box<dyn Stream<Item = u64>>>, drained: &dyn Fn() -> bool| {
+        let mut last = None;
+        drive(stream, drained, |item| last = Some(black_box(item)));
+        last
+    };
+
+    // Not measured: what each contender yields within the measured span.
+    let (s, drained) = source();
+    assert_eq!(last(Box::pin(s.debounce(SECOND)), &drained), Some(N - 1));
+    let (s, drained) = source();
+    assert_eq!(last(Box::pin(s), &drained), Some(N - 1));
+    let (s, drained) = source();
+    assert_eq!(
+        last(Box::pin(debounced::debounced(s, SECOND)), &drained),
+        None
+    );
+
+    let mut group = configure(c, "debounce_bursty");
+    group.bench_function("streamz debounce(1s)", |b| {
+        b.iter(|| {
+            let (s, drained) = source();
+            let mut last = None;
+            drive(s.debounce(SECOND), drained, |item| {
+                last = Some(black_box(item))
+            });
+            last
+        })
+    });
+    group.bench_function("limit: keep the last item", |b| {
+        b.iter(|| {
+            let (s, drained) = source();
+            let mut last = None;
+            drive(s, drained, |item| last = Some(black_box(item)));
+            last
+        })
+    });
+    group.bench_function("peer: debounced(1s)", |b| {
+        b.iter(|| {
+            let (s, drained) = source();
+            let mut last = None;
+            drive(debounced::debounced(s, SECOND), drained, |item| {
+                last = Some(black_box(item))
+            });
+            last
+        })
+    });
+    group.finish();
+}
+
+/// (d) An always-ready source throttled to one item per second: only item 0 passes.
+fn throttle_hot(c: &mut Criterion) {
+    let ft_second = futures_time::time::Duration::from(SECOND);
+    let passed = |stream: Pin<Box<dyn Stream<Item = u64>>>| {
+        let mut passed = Vec::new();
+        drive(stream, never, |item| passed.push(item));
+        passed
+    };
+    let first_only = || {
+        let mut first = true;
+        move |_: &u64| ready(std::mem::replace(&mut first, false))
+    };
+
+    // Not measured: each contender lets exactly item 0 through.
+    assert_eq!(passed(Box::pin(stream::iter(0..N).throttle(SECOND))), [0]);
+    assert_eq!(
+        passed(Box::pin(stream::iter(0..N).filter(first_only()))),
+        [0]
+    );
+    assert_eq!(
+        passed(Box::pin(futures_time::stream::StreamExt::throttle(
+            stream::iter(0..N),
+            ft_second
+        ))),
+        [0]
+    );
+
+    let mut group = configure(c, "throttle_hot");
+    group.bench_function("streamz throttle(1s)", |b| {
+        b.iter(|| {
+            let mut passed = 0;
+            drive(stream::iter(0..N).throttle(SECOND), never, |item| {
+                passed += 1 + black_box(item)
+            });
+            passed
+        })
+    });
+    group.bench_function("limit: filter passing the first item", |b| {
+        b.iter(|| {
+            let mut passed = 0;
+            drive(stream::iter(0..N).filter(first_only()), never, |item| {
+                passed += 1 + black_box(item)
+            });
+            passed
+        })
+    });
+    group.bench_function("peer: futures-time throttle(1s)", |b| {
+        b.iter(|| {
+            let mut passed = 0;
+            drive(
+                futures_time::stream::StreamExt::throttle(stream::iter(0..N), ft_second),
+                never,
+                |item| passed += 1 + black_box(item),
+            );
+            passed
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    batch_hot,
+    batch_bursty,
+    debounce_bursty,
+    throttle_hot
+);
+criterion_main!(benches);
