@@ -28,9 +28,6 @@ struct State<T> {
     /// The deadline of the pending batch; `None` while no batch is open, or when the latency
     /// is zero or too long to represent.
     deadline: Option<Instant>,
-    /// Length of the last batch yielded: the capacity guess for the next one, so that a steady
-    /// source costs one allocation per batch without reserving `max_size` up front.
-    last_len: usize,
 }
 
 impl<T> State<T> {
@@ -42,7 +39,6 @@ impl<T> State<T> {
             max_size,
             max_latency,
             deadline: None,
-            last_len: 0,
         }
     }
 
@@ -55,11 +51,14 @@ impl<T> State<T> {
         }
     }
 
-    /// Hands out the pending batch and closes its deadline.
+    /// Hands out the pending batch and closes its deadline. The next batch's `Vec` is
+    /// allocated now, as large as this one: a steady source costs one allocation per batch,
+    /// without reserving `max_size` up front, and memory stays bounded by the largest batch
+    /// recently gathered.
     fn flush(&mut self) -> Vec<T> {
         self.deadline = None;
-        self.last_len = self.items.len();
-        mem::take(&mut self.items)
+        let capacity = self.items.len();
+        mem::replace(&mut self.items, Vec::with_capacity(capacity))
     }
 
     fn take_pending(&mut self) -> Vec<T> {
@@ -79,16 +78,15 @@ impl<T> Machine for State<T> {
         }
     }
 
+    #[inline]
     fn on_item(&mut self, item: T, now: Instant) -> Option<Vec<T>> {
-        if self.items.is_empty() {
-            if self.items.capacity() == 0 {
-                self.items
-                    .reserve_exact(self.last_len.clamp(1, self.max_size));
-            }
+        self.items.push(item);
+        let len = self.items.len();
+        if len == 1 {
+            // The first item opens the batch.
             self.deadline = self.deadline_from(now);
         }
-        self.items.push(item);
-        if self.items.len() >= self.max_size {
+        if len >= self.max_size {
             return Some(self.flush());
         }
         None
@@ -104,10 +102,11 @@ impl<T> Machine for State<T> {
     }
 
     fn on_end(&mut self) -> Option<Vec<T>> {
+        // No batch follows the last one: nothing to allocate for it.
         if self.items.is_empty() {
             None
         } else {
-            Some(self.flush())
+            Some(self.take_pending())
         }
     }
 

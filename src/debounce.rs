@@ -24,12 +24,10 @@ struct State<T> {
     quiet: Duration,
     max_wait: Option<Duration>,
     edge: Edge,
-    /// A quiet period is running: the last item arrived less than `quiet` ago (or, for a zero
-    /// `quiet`, the inner stream has not paused since).
-    quiet_running: bool,
-    /// When the running quiet period ends; `None` while it runs: it ends only when the inner
-    /// stream pauses (zero `quiet`) or never (a `quiet` past the range of `Instant`).
-    quiet_end: Option<Instant>,
+    /// While a quiet period runs, the arrival of the latest item, which started it: that item
+    /// arrived less than `quiet` ago (or, for a zero `quiet`, the inner stream has not paused
+    /// since). Its end is derived when the clock is read, not at every item.
+    quiet_since: Option<Instant>,
     /// The `max_wait` deadline of the current run, counted from its first item.
     run_end: Option<Instant>,
     /// The trailing candidate: the latest item of the run that has not been yielded.
@@ -42,8 +40,7 @@ impl<T> State<T> {
             quiet,
             max_wait: None,
             edge: Edge::Trailing,
-            quiet_running: false,
-            quiet_end: None,
+            quiet_since: None,
             run_end: None,
             pending: None,
         }
@@ -53,19 +50,19 @@ impl<T> State<T> {
         self.run_end = self.max_wait.and_then(|d| engine::after(now, d));
     }
 
-    fn restart_quiet(&mut self, now: Instant) {
-        self.quiet_running = true;
-        self.quiet_end = if self.quiet == Duration::ZERO {
-            None
-        } else {
-            engine::after(now, self.quiet)
-        };
+    /// When the running quiet period ends, if it ends by time: not for a zero `quiet` (it ends
+    /// when the inner stream pauses) nor for one past the range of `Instant`.
+    fn quiet_end(&self) -> Option<Instant> {
+        let since = self.quiet_since?;
+        if self.quiet == Duration::ZERO {
+            return None;
+        }
+        engine::after(since, self.quiet)
     }
 
     /// The quiet period is over: the run ends, and its trailing item (if any) leaves.
     fn end_quiet(&mut self) -> Option<T> {
-        self.quiet_running = false;
-        self.quiet_end = None;
+        self.quiet_since = None;
         self.run_end = None;
         self.pending.take()
     }
@@ -76,7 +73,7 @@ impl<T> Machine for State<T> {
     type Output = T;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<T> {
-        if matches!(self.quiet_end, Some(end) if now >= end) {
+        if matches!(self.quiet_end(), Some(end) if now >= end) {
             return self.end_quiet();
         }
         if matches!(self.run_end, Some(end) if now >= end) {
@@ -94,20 +91,28 @@ impl<T> Machine for State<T> {
         None
     }
 
+    #[inline]
     fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
+        if self.max_wait == Some(Duration::ZERO) {
+            // (So `quiet` is zero too.) Every run is cut as it starts: every item passes,
+            // whatever the edge.
+            return Some(item);
+        }
         let leads = match self.edge {
-            Edge::Leading => !self.quiet_running || matches!(self.run_end, Some(end) if now >= end),
-            Edge::Both => !self.quiet_running,
+            Edge::Leading => {
+                self.quiet_since.is_none() || matches!(self.run_end, Some(end) if now >= end)
+            }
+            Edge::Both => self.quiet_since.is_none(),
             Edge::Trailing => false,
         };
         // Every item, yielded or dropped, restarts the quiet period.
-        self.restart_quiet(now);
+        self.quiet_since = Some(now);
         if leads {
             self.start_run(now);
             return Some(item);
         }
         if self.edge.trailing() {
-            if self.run_end.is_none() {
+            if self.max_wait.is_some() && self.run_end.is_none() {
                 self.start_run(now);
             }
             // Replaces (drops) the previous candidate.
@@ -118,7 +123,7 @@ impl<T> Machine for State<T> {
 
     fn on_idle(&mut self, why: Idle) -> Option<T> {
         // A zero quiet period lasts as long as the inner stream stays ready.
-        if self.quiet == Duration::ZERO && self.quiet_running && why == Idle::Pending {
+        if self.quiet == Duration::ZERO && self.quiet_since.is_some() && why == Idle::Pending {
             return self.end_quiet();
         }
         None
@@ -130,15 +135,15 @@ impl<T> Machine for State<T> {
 
     fn wake_at(&self) -> Option<Instant> {
         self.pending.as_ref()?;
-        match (self.quiet_end, self.run_end) {
+        match (self.quiet_end(), self.run_end) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     fn restart(&mut self, now: Instant) {
-        if self.quiet_running {
-            self.restart_quiet(now);
+        if self.quiet_since.is_some() {
+            self.quiet_since = Some(now);
         }
         if self.run_end.is_some() {
             self.start_run(now);

@@ -62,6 +62,9 @@ pub(crate) trait Machine {
     fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
 
     /// Takes an item arriving at `now` (after `on_deadlines(now)`).
+    ///
+    /// It must not leave a deadline that is already reached at `now`: deadlines are checked
+    /// only when the clock is read, so a zero duration has to act here, at once.
     fn on_item(&mut self, item: Self::Item, now: Instant) -> Option<Self::Output>;
 
     /// The inner stream has nothing more for this call (zero-duration settings act here).
@@ -100,6 +103,9 @@ pub(crate) struct Engine<C: Clock> {
     /// How many inner items to take between readings of the clock: adapted to how fast the
     /// items come, so a hot source does not pay for a clock reading per item.
     stride: u32,
+    /// Set when a call ended on its budget: the last reading, and the items taken since. The
+    /// next call's first reading adapts the stride from them.
+    busy: Option<(Instant, u32)>,
 }
 
 impl<C: Clock> Engine<C> {
@@ -110,6 +116,7 @@ impl<C: Clock> Engine<C> {
             armed: None,
             done: false,
             stride: 1,
+            busy: None,
         }
     }
 
@@ -121,6 +128,7 @@ impl<C: Clock> Engine<C> {
             armed: None,
             done: self.done,
             stride: 1,
+            busy: None,
         }
     }
 
@@ -154,31 +162,30 @@ impl<C: Clock> Engine<C> {
         S: Stream,
         M: Machine,
     {
-        let mut budget = BUDGET;
         // The clock is read at the start of every call, and then every `stride` items.
         let mut now = self.clock.now();
-        let mut until_reading = self.stride;
+        if let Some((last, items)) = self.busy.take() {
+            // The previous call ran to its budget and the task woke itself at once: the time
+            // since its last reading went to taking items (and to the executor), not to
+            // waiting, so it tells how fast items come.
+            self.adapt(now.saturating_duration_since(last), items);
+        }
+        // Timer first: every deadline reached at a reading is acted on before another item is
+        // taken. Between readings `now` stands still, and no machine sets a deadline that is
+        // already reached at the `now` it is set (zero durations work without deadlines), so
+        // checking at every reading is checking before every poll.
+        if let Some(out) = machine.on_deadlines(now) {
+            return Poll::Ready(Some(Ok(out)));
+        }
+        if self.done {
+            return self.finish(machine, cx);
+        }
+        // One countdown per item serves both the clock readings and the budget: it runs to the
+        // next reading, or to the end of the budget if that comes first.
+        let mut taken = 0;
+        let mut chunk = self.stride.min(BUDGET);
+        let mut countdown = chunk;
         loop {
-            // Timer first: every deadline reached now is acted on before another item is taken.
-            if let Some(out) = machine.on_deadlines(now) {
-                return Poll::Ready(Some(Ok(out)));
-            }
-            if self.done {
-                // Only a deadline can still yield something (a throttled trailing item).
-                return match machine.wake_at() {
-                    None => Poll::Ready(None),
-                    Some(at) => self.wait(machine, at, cx),
-                };
-            }
-            if budget == 0 {
-                if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
-                    return Poll::Ready(Some(Ok(out)));
-                }
-                // Let the executor run other tasks; come back at once.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            budget -= 1;
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     match split(item) {
@@ -189,10 +196,24 @@ impl<C: Clock> Engine<C> {
                         }
                         Err(e) => return Poll::Ready(Some(Err(e))),
                     }
-                    until_reading -= 1;
-                    if until_reading == 0 {
+                    countdown -= 1;
+                    if countdown == 0 {
+                        taken += chunk;
+                        if taken >= BUDGET {
+                            if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
+                                return Poll::Ready(Some(Ok(out)));
+                            }
+                            // Let the executor run other tasks; come back at once.
+                            self.busy = Some((now, chunk));
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
                         now = self.read_clock(now);
-                        until_reading = self.stride;
+                        if let Some(out) = machine.on_deadlines(now) {
+                            return Poll::Ready(Some(Ok(out)));
+                        }
+                        chunk = self.stride.min(BUDGET - taken);
+                        countdown = chunk;
                     }
                 }
                 Poll::Ready(None) => {
@@ -200,6 +221,7 @@ impl<C: Clock> Engine<C> {
                     if let Some(out) = machine.on_end() {
                         return Poll::Ready(Some(Ok(out)));
                     }
+                    return self.finish(machine, cx);
                 }
                 Poll::Pending => {
                     if let Some(out) = machine.on_idle(Idle::Pending) {
@@ -216,21 +238,38 @@ impl<C: Clock> Engine<C> {
         }
     }
 
+    /// After the inner stream ended: only a deadline can still yield something (a throttled
+    /// trailing item); without one, the adapter ends.
+    fn finish<M: Machine, E>(
+        &mut self,
+        machine: &mut M,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<M::Output, E>>> {
+        match machine.wake_at() {
+            None => Poll::Ready(None),
+            Some(at) => self.wait(machine, at, cx),
+        }
+    }
+
     /// Reads the clock after `self.stride` items taken since the reading `last`, and adapts
-    /// the stride so that a stride of items takes about `STRIDE_TIME_NS`: items that take
-    /// 20 µs or more each get a reading before every poll; items faster than 160 ns get one
-    /// every `MAX_STRIDE`.
+    /// the stride to them.
     #[inline]
     fn read_clock(&mut self, last: Instant) -> Instant {
         let now = self.clock.now();
-        let elapsed = now.saturating_duration_since(last);
+        self.adapt(now.saturating_duration_since(last), self.stride);
+        now
+    }
+
+    /// Sets the stride so that a stride of items takes about `STRIDE_TIME_NS`, given that
+    /// `items` took `elapsed`: items that take 20 µs or more each get a reading before every
+    /// poll; items faster than 160 ns get one every `MAX_STRIDE`.
+    fn adapt(&mut self, elapsed: Duration, items: u32) {
         let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let per_item = elapsed / u64::from(self.stride);
+        let per_item = elapsed / u64::from(items.max(1));
         self.stride = match STRIDE_TIME_NS.checked_div(per_item) {
             Some(stride) => stride.clamp(1, u64::from(MAX_STRIDE)) as u32,
             None => MAX_STRIDE,
         };
-        now
     }
 
     /// Arms the timer for `at` and returns `Pending`, or, if `at` is already reached, acts on it.
