@@ -114,6 +114,15 @@ impl<T> Machine for State<T> {
         self.deadline
     }
 
+    fn lazy_clock(&self) -> bool {
+        true
+    }
+
+    fn needs_arrival(&self) -> bool {
+        // Only the first item of a batch: it sets the deadline.
+        self.items.is_empty()
+    }
+
     fn restart(&mut self, now: Instant) {
         if !self.items.is_empty() {
             self.deadline = self.deadline_from(now);

@@ -28,6 +28,8 @@ struct State<T> {
     /// arrived less than `quiet` ago (or, for a zero `quiet`, the inner stream has not paused
     /// since). Its end is derived when the clock is read, not at every item.
     quiet_since: Option<Instant>,
+    /// `max_wait` is zero: every item passes at once.
+    cut_at_once: bool,
     /// The `max_wait` deadline of the current run, counted from its first item.
     run_end: Option<Instant>,
     /// The trailing candidate: the latest item of the run that has not been yielded.
@@ -41,6 +43,7 @@ impl<T> State<T> {
             max_wait: None,
             edge: Edge::Trailing,
             quiet_since: None,
+            cut_at_once: false,
             run_end: None,
             pending: None,
         }
@@ -93,17 +96,17 @@ impl<T> Machine for State<T> {
 
     #[inline]
     fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
-        if self.max_wait == Some(Duration::ZERO) {
-            // (So `quiet` is zero too.) Every run is cut as it starts: every item passes,
-            // whatever the edge.
+        if self.cut_at_once {
+            // `max_wait` is zero (so `quiet` is too): every run is cut as it starts, and every
+            // item passes, whatever the edge.
             return Some(item);
         }
         let leads = match self.edge {
+            Edge::Trailing => false,
             Edge::Leading => {
                 self.quiet_since.is_none() || matches!(self.run_end, Some(end) if now >= end)
             }
             Edge::Both => self.quiet_since.is_none(),
-            Edge::Trailing => false,
         };
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
@@ -111,8 +114,8 @@ impl<T> Machine for State<T> {
             self.start_run(now);
             return Some(item);
         }
-        if self.edge.trailing() {
-            if self.max_wait.is_some() && self.run_end.is_none() {
+        if self.edge != Edge::Leading {
+            if self.run_end.is_none() && self.max_wait.is_some() {
                 self.start_run(now);
             }
             // Replaces (drops) the previous candidate.
@@ -223,6 +226,7 @@ macro_rules! builders {
                     self.state.quiet
                 );
                 self.state.max_wait = Some(max_wait);
+                self.state.cut_at_once = max_wait == Duration::ZERO;
                 self
             }
         }

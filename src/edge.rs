@@ -21,10 +21,6 @@ pub enum Edge {
 }
 
 impl Edge {
-    pub(crate) fn leading(self) -> bool {
-        matches!(self, Edge::Leading | Edge::Both)
-    }
-
     pub(crate) fn trailing(self) -> bool {
         matches!(self, Edge::Trailing | Edge::Both)
     }

@@ -27,7 +27,7 @@ use crate::clock::{Clock, Timer};
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
-pub(crate) const BUDGET: u32 = 128;
+pub(crate) const BUDGET: u32 = 512;
 
 /// The most inner items taken between two readings of the clock within one `poll_next` call.
 pub(crate) const MAX_STRIDE: u32 = 128;
@@ -77,6 +77,18 @@ pub(crate) trait Machine {
     /// woken then.
     fn wake_at(&self) -> Option<Instant>;
 
+    /// Whether the machine can do without a clock reading at the start of a call: its only
+    /// deadline is `wake_at` (which the timer watches), and `on_item` uses its arrival time
+    /// only when that item opens a deadline (the engine then reads the clock for it).
+    fn lazy_clock(&self) -> bool {
+        false
+    }
+
+    /// For a lazy machine: whether the next item needs its arrival time.
+    fn needs_arrival(&self) -> bool {
+        true
+    }
+
     /// Moves every running deadline to a new clock whose time is `now`: each restarts in full
     /// from `now` (an instant of another clock means nothing on this one).
     fn restart(&mut self, now: Instant);
@@ -106,11 +118,15 @@ pub(crate) struct Engine<C: Clock> {
     /// Set when a call ended on its budget: the last reading, and the items taken since. The
     /// next call's first reading adapts the stride from them.
     busy: Option<(Instant, u32)>,
+    /// A reading taken when the engine was made: what a lazy machine is handed for an item
+    /// whose arrival time it does not use.
+    epoch: Instant,
 }
 
 impl<C: Clock> Engine<C> {
     pub(crate) fn new(clock: C) -> Self {
         Engine {
+            epoch: clock.now(),
             clock,
             timer: None,
             armed: None,
@@ -123,6 +139,7 @@ impl<C: Clock> Engine<C> {
     /// The same state on another clock. A timer belongs to its clock, so it is dropped.
     pub(crate) fn with_clock<C2: Clock>(self, clock: C2) -> Engine<C2> {
         Engine {
+            epoch: clock.now(),
             clock,
             timer: None,
             armed: None,
@@ -162,35 +179,69 @@ impl<C: Clock> Engine<C> {
         S: Stream,
         M: Machine,
     {
-        // The clock is read at the start of every call, and then every `stride` items.
-        let mut now = self.clock.now();
-        if let Some((last, items)) = self.busy.take() {
-            // The previous call ran to its budget and the task woke itself at once: the time
-            // since its last reading went to taking items (and to the executor), not to
-            // waiting, so it tells how fast items come.
-            self.adapt(now.saturating_duration_since(last), items);
-        }
-        // Timer first: every deadline reached at a reading is acted on before another item is
-        // taken. Between readings `now` stands still, and no machine sets a deadline that is
-        // already reached at the `now` it is set (zero durations work without deadlines), so
-        // checking at every reading is checking before every poll.
-        if let Some(out) = machine.on_deadlines(now) {
-            return Poll::Ready(Some(Ok(out)));
+        // Timer first: before the first poll of this call, every deadline reached is acted on.
+        // Usually that takes a clock reading. A lazy machine (one whose only deadline is the
+        // one the timer watches) can ask the timer instead, which is cheaper: if the timer,
+        // armed for that deadline or an earlier one, has not fired, nothing is due.
+        let mut now: Option<Instant> = None;
+        let mut timer_polled = None;
+        match machine.wake_at() {
+            Some(at) if machine.lazy_clock() && self.armed.is_some_and(|armed| armed <= at) => {
+                match self.poll_timer(at, cx) {
+                    Poll::Pending => timer_polled = Some(at),
+                    Poll::Ready(()) => {
+                        let reading = self.clock.now().max(at);
+                        if let Some(out) = machine.on_deadlines(reading) {
+                            return Poll::Ready(Some(Ok(out)));
+                        }
+                        now = Some(reading);
+                    }
+                }
+            }
+            None if machine.lazy_clock() => {}
+            _ => {
+                let reading = self.first_reading();
+                if let Some(out) = machine.on_deadlines(reading) {
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                now = Some(reading);
+            }
         }
         if self.done {
             return self.finish(machine, cx);
         }
-        // One countdown per item serves both the clock readings and the budget: it runs to the
-        // next reading, or to the end of the budget if that comes first.
+        // Between readings `now` stands still, and no machine sets a deadline that is already
+        // reached at the `now` it is set (zero durations work without deadlines), so checking
+        // at every reading is checking before every poll. One countdown per item serves both
+        // the readings and the budget: it runs to the next reading, or to the end of the
+        // budget if that comes first.
         let mut taken = 0;
         let mut chunk = self.stride.min(BUDGET);
         let mut countdown = chunk;
         loop {
+            let arrival = match now {
+                Some(now) => now,
+                // A lazy machine reads the clock only before an item that needs an arrival
+                // time; the stride then counts from this reading.
+                None if machine.needs_arrival() => {
+                    let reading = self.first_reading();
+                    if let Some(out) = machine.on_deadlines(reading) {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                    now = Some(reading);
+                    taken += chunk - countdown;
+                    chunk = self.stride.min(BUDGET - taken);
+                    countdown = chunk;
+                    reading
+                }
+                // Not used by the machine: any instant will do.
+                None => self.epoch,
+            };
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     match split(item) {
                         Ok(item) => {
-                            if let Some(out) = machine.on_item(item, now) {
+                            if let Some(out) = machine.on_item(item, arrival) {
                                 return Poll::Ready(Some(Ok(out)));
                             }
                         }
@@ -204,14 +255,18 @@ impl<C: Clock> Engine<C> {
                                 return Poll::Ready(Some(Ok(out)));
                             }
                             // Let the executor run other tasks; come back at once.
-                            self.busy = Some((now, chunk));
+                            self.busy = now.map(|now| (now, chunk));
                             cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }
-                        now = self.read_clock(now);
-                        if let Some(out) = machine.on_deadlines(now) {
+                        let reading = match now {
+                            Some(last) => self.read_clock(last),
+                            None => self.clock.now(),
+                        };
+                        if let Some(out) = machine.on_deadlines(reading) {
                             return Poll::Ready(Some(Ok(out)));
                         }
+                        now = Some(reading);
                         chunk = self.stride.min(BUDGET - taken);
                         countdown = chunk;
                     }
@@ -228,14 +283,26 @@ impl<C: Clock> Engine<C> {
                         return Poll::Ready(Some(Ok(out)));
                     }
                     // The inner stream has registered the waker; a deadline that will yield
-                    // something needs the timer too.
+                    // something needs the timer too (unless this call already registered it).
                     return match machine.wake_at() {
                         None => Poll::Pending,
+                        Some(at) if timer_polled == Some(at) => Poll::Pending,
                         Some(at) => self.wait(machine, at, cx),
                     };
                 }
             }
         }
+    }
+
+    /// The first reading of a call. If the previous call ran to its budget and the task woke
+    /// itself at once, the time since that call's last reading went to taking items (and to
+    /// the executor), not to waiting, so it tells how fast items come: the stride adapts.
+    fn first_reading(&mut self) -> Instant {
+        let now = self.clock.now();
+        if let Some((last, items)) = self.busy.take() {
+            self.adapt(now.saturating_duration_since(last), items);
+        }
+        now
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled

@@ -43,7 +43,7 @@ pub trait StreamzExt: Stream {
     ///   the end only.
     /// - Memory grows with the items actually buffered, not with `max_size`:
     ///   `batch(usize::MAX, d)` is fine.
-    /// - One `poll_next` call takes at most 128 items from the inner stream without yielding a
+    /// - One `poll_next` call takes at most 512 items from the inner stream without yielding a
     ///   batch; then it wakes its task and returns `Pending`, so that an always-ready source
     ///   cannot starve the executor.
     ///
@@ -114,7 +114,7 @@ pub trait StreamzExt: Stream {
     ///   end of the stream is dropped.
     /// - Like every adapter here, the window's end is checked before each poll of the inner
     ///   stream ([timing precision](crate#timing-precision)), and one `poll_next` call takes at
-    ///   most 128 items from it without yielding.
+    ///   most 512 items from it without yielding.
     ///
     /// # Data loss
     ///
@@ -179,7 +179,7 @@ pub trait StreamzExt: Stream {
     ///   item leaves only at `max_wait` or at the end of the stream.
     /// - Like every adapter here, deadlines are checked before each poll of the inner stream
     ///   ([timing precision](crate#timing-precision)), and one `poll_next` call takes at most
-    ///   128 items from it without yielding, then wakes its task and returns `Pending`, so a
+    ///   512 items from it without yielding, then wakes its task and returns `Pending`, so a
     ///   busy source cannot starve the executor.
     ///
     /// # Data loss

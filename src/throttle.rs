@@ -74,17 +74,17 @@ impl<T> Machine for State<T> {
 
     #[inline]
     fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
-        if self.period == Duration::ZERO {
-            // Every window ends as it opens: every item passes, whatever the edge.
-            return Some(item);
-        }
-        if self.window == Window::Closed {
+        if let Window::Closed = self.window {
+            if self.period == Duration::ZERO {
+                // Every window ends as it opens: every item passes, whatever the edge.
+                return Some(item);
+            }
             self.open_window(now);
-            if self.edge.leading() {
+            if self.edge != Edge::Trailing {
                 return Some(item);
             }
         }
-        if self.edge.trailing() {
+        if self.edge != Edge::Leading {
             // Replaces (drops) the previous candidate.
             self.pending = Some(item);
         }

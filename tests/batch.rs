@@ -172,9 +172,9 @@ fn batch_zero_latency_on_an_always_ready_source_yields_at_the_poll_budget() {
         .batch(usize::MAX, Duration::ZERO)
         .with_clock(clock);
     let first = futures::executor::block_on(s.next()).unwrap();
-    assert_eq!(first, (0..128).collect::<Vec<_>>());
+    assert_eq!(first, (0..512).collect::<Vec<_>>());
     let second = futures::executor::block_on(s.next()).unwrap();
-    assert_eq!(second, (128..256).collect::<Vec<_>>());
+    assert_eq!(second, (512..1024).collect::<Vec<_>>());
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn batch_memory_follows_the_buffered_items_not_max_size() {
 fn batch_bounds_the_work_of_one_poll_and_wakes_itself() {
     let clock = ManualClock::new();
     let (feed, input) = source::<u32>();
-    for i in 0..1000 {
+    for i in 0..2000 {
         feed.push(i);
     }
     let mut s = Box::pin(input.batch(usize::MAX, ms(100)).with_clock(clock));
@@ -227,10 +227,10 @@ fn batch_bounds_the_work_of_one_poll_and_wakes_itself() {
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
-    assert_eq!(feed.polls(), 128, "one poll takes at most 128 items");
+    assert_eq!(feed.polls(), 512, "one poll takes at most 512 items");
     assert_eq!(wakes.count(), 1, "and wakes its task to continue");
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
-    assert_eq!(feed.polls(), 256);
+    assert_eq!(feed.polls(), 1024);
     assert_eq!(wakes.count(), 2);
 }
 

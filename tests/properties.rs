@@ -32,7 +32,7 @@ fn schedule(errors: bool) -> impl Strategy<Value = Vec<(u64, Ev)>> {
     let frame = prop_oneof![
         8 => 1usize..4,
         1 => 4usize..20,
-        1 => 100usize..300,
+        1 => 400usize..1200,
     ]
     .prop_flat_map(move |n| {
         prop::collection::vec(any::<u8>().prop_map(move |b| errors && b % 7 == 0), n)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use streamz::Edge;
 
 /// Inner items one `poll_next` call takes without output (the adapters' documented bound).
-pub const BUDGET: usize = 128;
+pub const BUDGET: usize = 512;
 
 /// An input event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
