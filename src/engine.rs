@@ -210,6 +210,19 @@ impl<C: Clock> Engine<C> {
         if self.done {
             return self.finish(machine, cx);
         }
+        // A lazy machine that skipped the reading reads the clock only if its next item needs
+        // an arrival time. Within a call that need cannot come back: it ends with an output
+        // first (a batch is only opened again after one is yielded).
+        if now.is_none() && machine.needs_arrival() {
+            let reading = self.first_reading();
+            if let Some(out) = machine.on_deadlines(reading) {
+                return Poll::Ready(Some(Ok(out)));
+            }
+            now = Some(reading);
+        }
+        let mut have_reading = now.is_some();
+        // Without a reading, the machine does not use the arrival time: any instant will do.
+        let mut now = now.unwrap_or(self.epoch);
         // Between readings `now` stands still, and no machine sets a deadline that is already
         // reached at the `now` it is set (zero durations work without deadlines), so checking
         // at every reading is checking before every poll. One countdown per item serves both
@@ -219,29 +232,11 @@ impl<C: Clock> Engine<C> {
         let mut chunk = self.stride.min(BUDGET);
         let mut countdown = chunk;
         loop {
-            let arrival = match now {
-                Some(now) => now,
-                // A lazy machine reads the clock only before an item that needs an arrival
-                // time; the stride then counts from this reading.
-                None if machine.needs_arrival() => {
-                    let reading = self.first_reading();
-                    if let Some(out) = machine.on_deadlines(reading) {
-                        return Poll::Ready(Some(Ok(out)));
-                    }
-                    now = Some(reading);
-                    taken += chunk - countdown;
-                    chunk = self.stride.min(BUDGET - taken);
-                    countdown = chunk;
-                    reading
-                }
-                // Not used by the machine: any instant will do.
-                None => self.epoch,
-            };
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     match split(item) {
                         Ok(item) => {
-                            if let Some(out) = machine.on_item(item, arrival) {
+                            if let Some(out) = machine.on_item(item, now) {
                                 return Poll::Ready(Some(Ok(out)));
                             }
                         }
@@ -255,18 +250,19 @@ impl<C: Clock> Engine<C> {
                                 return Poll::Ready(Some(Ok(out)));
                             }
                             // Let the executor run other tasks; come back at once.
-                            self.busy = now.map(|now| (now, chunk));
+                            self.busy = have_reading.then_some((now, chunk));
                             cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }
-                        let reading = match now {
-                            Some(last) => self.read_clock(last),
-                            None => self.clock.now(),
+                        now = if have_reading {
+                            self.read_clock(now)
+                        } else {
+                            self.clock.now()
                         };
-                        if let Some(out) = machine.on_deadlines(reading) {
+                        have_reading = true;
+                        if let Some(out) = machine.on_deadlines(now) {
                             return Poll::Ready(Some(Ok(out)));
                         }
-                        now = Some(reading);
                         chunk = self.stride.min(BUDGET - taken);
                         countdown = chunk;
                     }
