@@ -101,13 +101,9 @@ impl<T> Machine for State<T> {
             // item passes, whatever the edge.
             return Some(item);
         }
-        let leads = match self.edge {
-            Edge::Trailing => false,
-            Edge::Leading => {
-                self.quiet_since.is_none() || matches!(self.run_end, Some(end) if now >= end)
-            }
-            Edge::Both => self.quiet_since.is_none(),
-        };
+        let leads = self.edge != Edge::Trailing
+            && (self.quiet_since.is_none()
+                || (self.edge == Edge::Leading && matches!(self.run_end, Some(end) if now >= end)));
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
         if leads {
