@@ -32,6 +32,6 @@ for group in groups:
     print("| contender | median / iteration | ns per item | streamz ÷ contender |")
     print("|---|---|---|---|")
     for name, t in sorted(rows, key=lambda r: (not r[0].startswith("streamz"), not r[0].startswith("limit"), r[0])):
-        ratio = "—" if name.startswith("streamz") else f"{streamz / t:.2f}x"
+        ratio = "—" if name.startswith("streamz") else f"{streamz / t:.3g}x"
         unit = f"{t / 1000:.1f} µs" if t < 1e6 else f"{t / 1e6:.2f} ms"
         print(f"| {name} | {unit} | {t / N:.2f} | {ratio} |")
