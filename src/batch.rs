@@ -9,39 +9,42 @@ use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{self, adapter, Engine, Idle, Machine};
+use crate::hooks::{Unweighted, Weigh, Weighted};
 
 adapter! {
     /// Stream for the [`batch`](crate::StreamzExt::batch) method.
+    ///
+    /// The third type parameter says how items are weighed: [`Unweighted`] unless
+    /// [`max_weight`](Batch::max_weight) was called.
     plain Batch,
     /// Stream for the [`try_batch`](crate::TryStreamzExt::try_batch) method.
+    ///
+    /// The third type parameter says how `Ok` values are weighed: [`Unweighted`] unless
+    /// [`max_weight`](TryBatch::max_weight) was called.
     try TryBatch,
     state State,
     output |T| Vec<T>,
+    hook W: Weigh = Unweighted,
     into_inner_drops "The pending items, if any, are dropped: call [`take_pending`](Self::take_pending) first to keep them.",
 }
 
 /// The batching state shared by [`Batch`] and [`TryBatch`].
-struct State<T> {
+struct State<T, W> {
     items: Vec<T>,
     max_size: usize,
     max_latency: Duration,
     /// The deadline of the pending batch; `None` while no batch is open, or when the latency
     /// is zero or too long to represent.
     deadline: Option<Instant>,
+    weigher: W,
+    /// The total weight of the pending batch.
+    weight: usize,
+    /// The pending batch must leave at once: an item too heavy to share a batch came after a
+    /// batch that was just yielded.
+    due: bool,
 }
 
-impl<T> State<T> {
-    #[track_caller]
-    fn new(max_size: usize, max_latency: Duration) -> Self {
-        assert!(max_size > 0, "batch: `max_size` must be at least 1, got 0");
-        State {
-            items: Vec::new(),
-            max_size,
-            max_latency,
-            deadline: None,
-        }
-    }
-
+impl<T, W> State<T, W> {
     /// The deadline of a batch opening at `now`.
     fn deadline_from(&self, now: Instant) -> Option<Instant> {
         if self.max_latency == Duration::ZERO {
@@ -56,23 +59,56 @@ impl<T> State<T> {
     /// without reserving `max_size` up front, and memory stays bounded by the largest batch
     /// recently gathered.
     fn flush(&mut self) -> Vec<T> {
-        self.deadline = None;
         let capacity = self.items.len();
+        self.deadline = None;
+        self.weight = 0;
+        self.due = false;
         mem::replace(&mut self.items, Vec::with_capacity(capacity))
     }
 
     fn take_pending(&mut self) -> Vec<T> {
         self.deadline = None;
+        self.weight = 0;
+        self.due = false;
         mem::take(&mut self.items)
+    }
+
+    fn with_weigher<W2>(self, weigher: W2) -> State<T, W2> {
+        State {
+            items: self.items,
+            max_size: self.max_size,
+            max_latency: self.max_latency,
+            deadline: self.deadline,
+            weigher,
+            weight: 0,
+            due: self.due,
+        }
     }
 }
 
-impl<T> Machine for State<T> {
+impl<T> State<T, Unweighted> {
+    #[track_caller]
+    fn new(max_size: usize, max_latency: Duration) -> Self {
+        assert!(max_size > 0, "batch: `max_size` must be at least 1, got 0");
+        State {
+            items: Vec::new(),
+            max_size,
+            max_latency,
+            deadline: None,
+            weigher: Unweighted,
+            weight: 0,
+            due: false,
+        }
+    }
+}
+
+impl<T, W: Weigh<T>> Machine for State<T, W> {
     type Item = T;
     type Output = Vec<T>;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<Vec<T>> {
         match self.deadline {
+            _ if self.due => Some(self.flush()),
             Some(deadline) if now >= deadline => Some(self.flush()),
             _ => None,
         }
@@ -80,6 +116,9 @@ impl<T> Machine for State<T> {
 
     #[inline]
     fn on_item(&mut self, item: T, now: Instant) -> Option<Vec<T>> {
+        if W::ACTIVE {
+            return self.on_weighed_item(item, now);
+        }
         self.items.push(item);
         let len = self.items.len();
         if len == 1 {
@@ -115,12 +154,13 @@ impl<T> Machine for State<T> {
     }
 
     fn lazy_clock(&self) -> bool {
-        true
+        // A due batch needs the check at the start of the next call.
+        !self.due
     }
 
     fn needs_arrival(&self) -> bool {
-        // Only the first item of a batch: it sets the deadline.
-        self.items.is_empty()
+        // The first item of a batch sets the deadline; with weights, any item may open one.
+        W::ACTIVE || self.items.is_empty()
     }
 
     fn restart(&mut self, now: Instant) {
@@ -147,6 +187,39 @@ impl<T> Machine for State<T> {
             .field("max_size", &self.max_size)
             .field("max_latency", &self.max_latency)
             .field("deadline", &self.deadline);
+        if W::ACTIVE {
+            out.field("weight", &self.weight)
+                .field("max_weight", &self.weigher.max_weight());
+        }
+    }
+}
+
+impl<T, W: Weigh<T>> State<T, W> {
+    /// `on_item` for weighted batches.
+    fn on_weighed_item(&mut self, item: T, now: Instant) -> Option<Vec<T>> {
+        let weight = self.weigher.weigh(&item);
+        let max = self.weigher.max_weight();
+        if !self.items.is_empty() && self.weight.saturating_add(weight) > max {
+            // The item would take the batch over its weight: the batch leaves, and the item
+            // opens the next one; if it is too heavy on its own, that one is due at once.
+            let out = self.flush();
+            self.open_with(item, weight, now);
+            self.due = weight > max || self.items.len() >= self.max_size;
+            return Some(out);
+        }
+        self.open_with(item, weight, now);
+        if self.items.len() >= self.max_size || self.weight > max {
+            return Some(self.flush());
+        }
+        None
+    }
+
+    fn open_with(&mut self, item: T, weight: usize, now: Instant) {
+        if self.items.is_empty() {
+            self.deadline = self.deadline_from(now);
+        }
+        self.items.push(item);
+        self.weight = self.weight.saturating_add(weight);
     }
 }
 
@@ -162,6 +235,47 @@ impl<S: Stream> Batch<S> {
 }
 
 impl<S: Stream, C: Clock> Batch<S, C> {
+    /// Bounds each batch's total weight too, as `weigh` measures each item (bytes, say).
+    ///
+    /// Besides the count and the deadline, a batch is yielded when the next item would take
+    /// its weight over `max_weight`: that item opens the next batch, whose deadline starts at
+    /// its arrival. An item heavier than `max_weight` on its own is yielded alone, at once. A
+    /// batch of exactly `max_weight` waits for the next item (or its deadline, or the end), as
+    /// an item of weight 0 could still join it. Weights add up without overflow (saturating).
+    ///
+    /// Meant for use before the first poll; the pending batch, if any, counts as weightless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// // Lines in batches of at most 10 bytes (and 100 lines, and 50 ms).
+    /// let lines = stream::iter(["alpha", "beta", "gamma", "a-very-long-line", "end"]);
+    /// let batches: Vec<Vec<&str>> = block_on(
+    ///     lines
+    ///         .batch(100, Duration::from_millis(50))
+    ///         .max_weight(10, |line: &&str| line.len())
+    ///         .collect(),
+    /// );
+    /// assert_eq!(
+    ///     batches,
+    ///     vec![vec!["alpha", "beta"], vec!["gamma"], vec!["a-very-long-line"], vec!["end"]]
+    /// );
+    /// ```
+    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> Batch<S, C, Weighted<F>>
+    where
+        F: FnMut(&S::Item) -> usize,
+    {
+        Batch {
+            stream: self.stream,
+            state: self.state.with_weigher(Weighted { max_weight, weigh }),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: Stream, C: Clock, W: Weigh<S::Item>> Batch<S, C, W> {
     /// Takes the items of the pending batch, leaving the adapter with no open batch (and no
     /// deadline). Nothing is lost: the next item opens a new batch.
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Item> {
@@ -181,6 +295,20 @@ impl<S: TryStream> TryBatch<S> {
 }
 
 impl<S: TryStream, C: Clock> TryBatch<S, C> {
+    /// Bounds each batch's total weight too: as [`Batch::max_weight`], for the `Ok` values.
+    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> TryBatch<S, C, Weighted<F>>
+    where
+        F: FnMut(&S::Ok) -> usize,
+    {
+        TryBatch {
+            stream: self.stream,
+            state: self.state.with_weigher(Weighted { max_weight, weigh }),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: TryStream, C: Clock, W: Weigh<S::Ok>> TryBatch<S, C, W> {
     /// Takes the `Ok` values of the pending batch, leaving the adapter with no open batch (and
     /// no deadline). Nothing is lost: the next value opens a new batch.
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Ok> {

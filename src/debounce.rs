@@ -8,6 +8,7 @@ use futures_core::stream::{Stream, TryStream};
 use crate::clock::{Clock, SystemClock};
 use crate::edge::Edge;
 use crate::engine::{self, adapter, Engine, Idle, Machine};
+use crate::hooks::{Discard, DropHook, OnDrop};
 
 adapter! {
     /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
@@ -16,11 +17,12 @@ adapter! {
     try TryDebounce,
     state State,
     output |T| T,
-    into_inner_drops "A pending trailing item, if any, is dropped.",
+    hook D: DropHook = Discard,
+    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook).",
 }
 
 /// The debouncing state shared by [`Debounce`] and [`TryDebounce`].
-struct State<T> {
+struct State<T, D> {
     quiet: Duration,
     max_wait: Option<Duration>,
     edge: Edge,
@@ -34,9 +36,11 @@ struct State<T> {
     run_end: Option<Instant>,
     /// The trailing candidate: the latest item of the run that has not been yielded.
     pending: Option<T>,
+    /// Receives every item dropped by the rules.
+    hook: D,
 }
 
-impl<T> State<T> {
+impl<T> State<T, Discard> {
     fn new(quiet: Duration) -> Self {
         State {
             quiet,
@@ -46,6 +50,22 @@ impl<T> State<T> {
             cut_at_once: false,
             run_end: None,
             pending: None,
+            hook: Discard,
+        }
+    }
+}
+
+impl<T, D> State<T, D> {
+    fn with_hook<D2>(self, hook: D2) -> State<T, D2> {
+        State {
+            quiet: self.quiet,
+            max_wait: self.max_wait,
+            edge: self.edge,
+            quiet_since: self.quiet_since,
+            cut_at_once: self.cut_at_once,
+            run_end: self.run_end,
+            pending: self.pending,
+            hook,
         }
     }
 
@@ -71,7 +91,7 @@ impl<T> State<T> {
     }
 }
 
-impl<T> Machine for State<T> {
+impl<T, D: DropHook<T>> Machine for State<T, D> {
     type Item = T;
     type Output = T;
 
@@ -110,12 +130,15 @@ impl<T> Machine for State<T> {
             self.start_run(now);
             return Some(item);
         }
-        if self.edge != Edge::Leading {
+        if self.edge == Edge::Leading {
+            self.hook.dropped(item);
+        } else {
             if self.run_end.is_none() && self.max_wait.is_some() {
                 self.start_run(now);
             }
-            // Replaces (drops) the previous candidate.
-            self.pending = Some(item);
+            if let Some(replaced) = self.pending.replace(item) {
+                self.hook.dropped(replaced);
+            }
         }
         None
     }
@@ -172,7 +195,7 @@ impl<T> Machine for State<T> {
 }
 
 macro_rules! builders {
-    ($Name:ident, $Bound:ident) => {
+    ($Name:ident, $Bound:ident, $Assoc:ident) => {
         impl<S: $Bound> $Name<S> {
             pub(crate) fn new(stream: S, quiet: Duration) -> Self {
                 $Name {
@@ -183,7 +206,7 @@ macro_rules! builders {
             }
         }
 
-        impl<S: $Bound, C: Clock> $Name<S, C> {
+        impl<S: $Bound, C: Clock, D: DropHook<S::$Assoc>> $Name<S, C, D> {
             /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
             /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`],
             /// both (the latest only if it is not also the first).
@@ -226,8 +249,42 @@ macro_rules! builders {
                 self
             }
         }
+
+        impl<S: $Bound, C: Clock> $Name<S, C> {
+            /// Hands every item that the debounce drops to `hook`, once, in the order they are
+            /// dropped: pending items replaced by a newer one (`Trailing`, `Both`), and items
+            /// arriving while a quiet period runs (`Leading`). To count or log them:
+            ///
+            /// ```
+            /// use std::time::Duration;
+            /// use futures::{executor::block_on, stream, StreamExt};
+            /// use streamz::StreamzExt;
+            ///
+            /// let mut dropped = Vec::new();
+            /// let passed: Vec<u32> = block_on(
+            ///     stream::iter(1..=4)
+            ///         .debounce(Duration::from_secs(1))
+            ///         .on_drop(|item| dropped.push(item))
+            ///         .collect(),
+            /// );
+            /// assert_eq!(passed, vec![4]);
+            /// assert_eq!(dropped, vec![1, 2, 3]);
+            /// ```
+            ///
+            /// Items still held when the adapter itself is dropped are dropped without the hook.
+            pub fn on_drop<F>(self, hook: F) -> $Name<S, C, OnDrop<F>>
+            where
+                F: FnMut(S::$Assoc),
+            {
+                $Name {
+                    stream: self.stream,
+                    state: self.state.with_hook(OnDrop(hook)),
+                    engine: self.engine,
+                }
+            }
+        }
     };
 }
 
-builders!(Debounce, Stream);
-builders!(TryDebounce, TryStream);
+builders!(Debounce, Stream, Item);
+builders!(TryDebounce, TryStream, Ok);

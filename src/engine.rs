@@ -430,7 +430,8 @@ pub(crate) use inner_accessors;
 /// `Result`s (errors pass through at once), both driven by the machine `$State` on an
 /// [`Engine`], with everything they have in common: the structs, `Stream`, `FusedStream`,
 /// `Debug`, the accessors and `with_clock`. `output |T| Out` names the machine's output for
-/// an item type `T`.
+/// an item type `T`; `hook X: Trait = Default` is the adapter's third type parameter (a batch's
+/// weigher, a throttle's or debounce's drop hook), held by the machine.
 macro_rules! adapter {
     (
         $(#[$plain_doc:meta])*
@@ -439,35 +440,45 @@ macro_rules! adapter {
         try $Try:ident,
         state $State:ident,
         output |$T:ident| $Out:ty,
+        hook $X:ident: $Hook:ident = $Default:ty,
         into_inner_drops $dropped:literal,
     ) => {
         $(#[$plain_doc])*
         #[must_use = "streams do nothing unless polled"]
         #[pin_project::pin_project]
-        pub struct $Plain<S: futures_core::Stream, C: crate::Clock = crate::SystemClock> {
+        pub struct $Plain<
+            S: futures_core::Stream,
+            C: crate::Clock = crate::SystemClock,
+            $X: crate::$Hook<S::Item> = $Default,
+        > {
             #[pin]
             stream: S,
-            state: $State<S::Item>,
+            state: $State<S::Item, $X>,
             engine: crate::engine::Engine<C>,
         }
 
         $(#[$try_doc])*
         #[must_use = "streams do nothing unless polled"]
         #[pin_project::pin_project]
-        pub struct $Try<S: futures_core::TryStream, C: crate::Clock = crate::SystemClock> {
+        pub struct $Try<
+            S: futures_core::TryStream,
+            C: crate::Clock = crate::SystemClock,
+            $X: crate::$Hook<S::Ok> = $Default,
+        > {
             #[pin]
             stream: S,
-            state: $State<S::Ok>,
+            state: $State<S::Ok, $X>,
             engine: crate::engine::Engine<C>,
         }
 
-        crate::engine::adapter!(@common $Plain, futures_core::Stream, Item, $dropped);
-        crate::engine::adapter!(@common $Try, futures_core::TryStream, Ok, $dropped);
+        crate::engine::adapter!(@common $Plain, futures_core::Stream, Item, $X, $Hook, $dropped);
+        crate::engine::adapter!(@common $Try, futures_core::TryStream, Ok, $X, $Hook, $dropped);
 
-        impl<S, $T, C> futures_core::Stream for $Plain<S, C>
+        impl<S, $T, C, $X> futures_core::Stream for $Plain<S, C, $X>
         where
             S: futures_core::Stream<Item = $T>,
             C: crate::Clock,
+            $X: crate::$Hook<$T>,
         {
             type Item = $Out;
 
@@ -491,11 +502,12 @@ macro_rules! adapter {
             }
         }
 
-        impl<S, $T, E, C> futures_core::Stream for $Try<S, C>
+        impl<S, $T, E, C, $X> futures_core::Stream for $Try<S, C, $X>
         where
             S: futures_core::TryStream<Ok = $T, Error = E>
                 + futures_core::Stream<Item = Result<$T, E>>,
             C: crate::Clock,
+            $X: crate::$Hook<$T>,
         {
             type Item = Result<$Out, E>;
 
@@ -512,21 +524,23 @@ macro_rules! adapter {
             }
         }
 
-        impl<S, $T, C> futures_core::stream::FusedStream for $Plain<S, C>
+        impl<S, $T, C, $X> futures_core::stream::FusedStream for $Plain<S, C, $X>
         where
             S: futures_core::Stream<Item = $T>,
             C: crate::Clock,
+            $X: crate::$Hook<$T>,
         {
             fn is_terminated(&self) -> bool {
                 self.engine.is_terminated(&self.state)
             }
         }
 
-        impl<S, $T, E, C> futures_core::stream::FusedStream for $Try<S, C>
+        impl<S, $T, E, C, $X> futures_core::stream::FusedStream for $Try<S, C, $X>
         where
             S: futures_core::TryStream<Ok = $T, Error = E>
                 + futures_core::Stream<Item = Result<$T, E>>,
             C: crate::Clock,
+            $X: crate::$Hook<$T>,
         {
             fn is_terminated(&self) -> bool {
                 self.engine.is_terminated(&self.state)
@@ -534,8 +548,8 @@ macro_rules! adapter {
         }
     };
 
-    (@common $Name:ident, $Bound:path, $Assoc:ident, $dropped:literal) => {
-        impl<S: $Bound, C: crate::Clock> $Name<S, C> {
+    (@common $Name:ident, $Bound:path, $Assoc:ident, $X:ident, $Hook:ident, $dropped:literal) => {
+        impl<S: $Bound, C: crate::Clock, $X: crate::$Hook<S::$Assoc>> $Name<S, C, $X> {
             crate::engine::inner_accessors!($dropped);
 
             /// Replaces the clock, keeping every setting.
@@ -543,7 +557,7 @@ macro_rules! adapter {
             /// Meant for use before the first poll. If called later, pending items are kept,
             /// and every running deadline restarts in full on the new clock, from the moment
             /// of the swap.
-            pub fn with_clock<C2: crate::Clock>(self, clock: C2) -> $Name<S, C2> {
+            pub fn with_clock<C2: crate::Clock>(self, clock: C2) -> $Name<S, C2, $X> {
                 let mut state = self.state;
                 crate::engine::Machine::restart(&mut state, crate::Clock::now(&clock));
                 $Name {
@@ -554,11 +568,12 @@ macro_rules! adapter {
             }
         }
 
-        impl<S, C> ::std::fmt::Debug for $Name<S, C>
+        impl<S, C, $X> ::std::fmt::Debug for $Name<S, C, $X>
         where
             S: $Bound + ::std::fmt::Debug,
             S::$Assoc: ::std::fmt::Debug,
             C: crate::Clock + ::std::fmt::Debug,
+            $X: crate::$Hook<S::$Assoc>,
         {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 let mut out = f.debug_struct(stringify!($Name));

@@ -14,6 +14,7 @@ mod debounce;
 mod edge;
 mod engine;
 mod ext;
+mod hooks;
 mod throttle;
 
 #[cfg(feature = "test-util")]
@@ -25,4 +26,5 @@ pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer
 pub use debounce::{Debounce, TryDebounce};
 pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
+pub use hooks::{Discard, DropHook, OnDrop, Unweighted, Weigh, Weighted};
 pub use throttle::{Throttle, TryThrottle};

@@ -8,6 +8,7 @@ use futures_core::stream::{Stream, TryStream};
 use crate::clock::{Clock, SystemClock};
 use crate::edge::Edge;
 use crate::engine::{self, adapter, Engine, Idle, Machine};
+use crate::hooks::{Discard, DropHook, OnDrop};
 
 adapter! {
     /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
@@ -16,16 +17,19 @@ adapter! {
     try TryThrottle,
     state State,
     output |T| T,
-    into_inner_drops "A pending trailing item, if any, is dropped.",
+    hook D: DropHook = Discard,
+    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook).",
 }
 
 /// The throttling state shared by [`Throttle`] and [`TryThrottle`].
-struct State<T> {
+struct State<T, D> {
     period: Duration,
     edge: Edge,
     window: Window,
     /// The trailing candidate: the latest item received in the open window.
     pending: Option<T>,
+    /// Receives every item dropped by the rules.
+    hook: D,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +40,26 @@ enum Window {
     Open(Option<Instant>),
 }
 
-impl<T> State<T> {
+impl<T> State<T, Discard> {
     fn new(period: Duration) -> Self {
         State {
             period,
             edge: Edge::Leading,
             window: Window::Closed,
             pending: None,
+            hook: Discard,
+        }
+    }
+}
+
+impl<T, D> State<T, D> {
+    fn with_hook<D2>(self, hook: D2) -> State<T, D2> {
+        State {
+            period: self.period,
+            edge: self.edge,
+            window: self.window,
+            pending: self.pending,
+            hook,
         }
     }
 
@@ -51,7 +68,7 @@ impl<T> State<T> {
     }
 }
 
-impl<T> Machine for State<T> {
+impl<T, D: DropHook<T>> Machine for State<T, D> {
     type Item = T;
     type Output = T;
 
@@ -84,9 +101,10 @@ impl<T> Machine for State<T> {
                 return Some(item);
             }
         }
-        if self.edge != Edge::Leading {
-            // Replaces (drops) the previous candidate.
-            self.pending = Some(item);
+        if self.edge == Edge::Leading {
+            self.hook.dropped(item);
+        } else if let Some(replaced) = self.pending.replace(item) {
+            self.hook.dropped(replaced);
         }
         None
     }
@@ -98,7 +116,9 @@ impl<T> Machine for State<T> {
     fn on_end(&mut self) -> Option<T> {
         if self.window == Window::Open(None) {
             // The window never ends, so the trailing item could never leave.
-            self.pending = None;
+            if let Some(item) = self.pending.take() {
+                self.hook.dropped(item);
+            }
         }
         None
     }
@@ -140,7 +160,7 @@ impl<T> Machine for State<T> {
 }
 
 macro_rules! builders {
-    ($Name:ident, $Bound:ident) => {
+    ($Name:ident, $Bound:ident, $Assoc:ident) => {
         impl<S: $Bound> $Name<S> {
             pub(crate) fn new(stream: S, period: Duration) -> Self {
                 $Name {
@@ -151,7 +171,7 @@ macro_rules! builders {
             }
         }
 
-        impl<S: $Bound, C: Clock> $Name<S, C> {
+        impl<S: $Bound, C: Clock, D: DropHook<S::$Assoc>> $Name<S, C, D> {
             /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
             /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
             ///
@@ -163,8 +183,47 @@ macro_rules! builders {
                 self
             }
         }
+
+        impl<S: $Bound, C: Clock> $Name<S, C> {
+            /// Hands every item that the throttle drops to `hook`, once, in the order they are
+            /// dropped: items arriving in an open window (`Leading`), trailing candidates
+            /// replaced by a newer one (`Trailing`, `Both`), and a trailing item that can never
+            /// leave at the end of the stream. To count or log them:
+            ///
+            /// ```
+            /// use std::sync::atomic::{AtomicUsize, Ordering};
+            /// use std::time::Duration;
+            /// use futures::{executor::block_on, stream, StreamExt};
+            /// use streamz::StreamzExt;
+            ///
+            /// let dropped = AtomicUsize::new(0);
+            /// let passed: Vec<u32> = block_on(
+            ///     stream::iter(1..=5)
+            ///         .throttle(Duration::from_secs(1))
+            ///         .on_drop(|_item| {
+            ///             dropped.fetch_add(1, Ordering::Relaxed);
+            ///         })
+            ///         .collect(),
+            /// );
+            /// assert_eq!(passed, vec![1]);
+            /// assert_eq!(dropped.load(Ordering::Relaxed), 4);
+            /// ```
+            ///
+            /// Items still held when the adapter itself is dropped are dropped without the hook
+            /// (use [`into_inner`](Self::into_inner) only when that is fine).
+            pub fn on_drop<F>(self, hook: F) -> $Name<S, C, OnDrop<F>>
+            where
+                F: FnMut(S::$Assoc),
+            {
+                $Name {
+                    stream: self.stream,
+                    state: self.state.with_hook(OnDrop(hook)),
+                    engine: self.engine,
+                }
+            }
+        }
     };
 }
 
-builders!(Throttle, Stream);
-builders!(TryThrottle, TryStream);
+builders!(Throttle, Stream, Item);
+builders!(TryThrottle, TryStream, Ok);
