@@ -436,3 +436,37 @@ fn debounce_doc_timelines_hold() {
         output: "-----e---g|",
     );
 }
+
+#[test]
+fn debounce_on_drop_sees_each_dropped_item_once_in_order() {
+    for (edge, output, expected) in [
+        (Edge::Trailing, "102ms (cd|)", vec!['a', 'b']),
+        (Edge::Leading, "a 101ms (d|)", vec!['b', 'c']),
+        (Edge::Both, "a 101ms (cd|)", vec!['b']),
+    ] {
+        let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let hook = dropped.clone();
+        Marbles::new()
+            .run("abc 99ms (d|)", |s, clock| {
+                s.debounce(ms(100))
+                    .edge(edge)
+                    .on_drop(move |c| hook.borrow_mut().push(c))
+                    .with_clock(clock)
+            })
+            .assert_diagram(output);
+        assert_eq!(*dropped.borrow(), expected, "{edge:?}");
+    }
+}
+
+#[test]
+fn try_debounce_on_drop_never_sees_errors() {
+    let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let hook = dropped.clone();
+    let recording = Marbles::new().run_try("a#b|", 'e', |s, clock| {
+        s.try_debounce(ms(100))
+            .on_drop(move |c| hook.borrow_mut().push(c))
+            .with_clock(clock)
+    });
+    recording.assert_diagram("-#-(b|)");
+    assert_eq!(*dropped.borrow(), vec!['a']);
+}

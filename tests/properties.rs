@@ -100,6 +100,33 @@ fn from_result<T>(t: u64, item: Result<T, u32>) -> Out<T> {
     }
 }
 
+/// The drop hook saw each dropped item once, in order; once the stream has ended, every item
+/// was either yielded or handed to the hook.
+fn check_drops(
+    schedule: &[(u64, Ev)],
+    actual: &[Out<u32>],
+    dropped: &[u32],
+) -> Result<(), TestCaseError> {
+    prop_assert!(dropped.windows(2).all(|w| w[0] < w[1]), "{:?}", dropped);
+    let mut seen: Vec<u32> = actual
+        .iter()
+        .filter_map(|out| match out {
+            Out::Item(_, x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    prop_assert!(
+        !seen.iter().any(|x| dropped.contains(x)),
+        "yielded and dropped"
+    );
+    if matches!(actual.last(), Some(Out::End(_))) {
+        seen.extend_from_slice(dropped);
+        seen.sort_unstable();
+        prop_assert_eq!(seen, items_of(schedule));
+    }
+    Ok(())
+}
+
 fn items_of(schedule: &[(u64, Ev)]) -> Vec<u32> {
     schedule
         .iter()
@@ -143,6 +170,32 @@ proptest! {
     }
 
     #[test]
+    fn weighted_batch_matches_the_model(
+        schedule in schedule(false),
+        max_size in max_size(),
+        latency in duration(),
+        max_weight in prop_oneof![Just(0usize), 1usize..30, Just(usize::MAX)],
+    ) {
+        let weigh: fn(u32) -> usize = |x| (x as usize * 7) % 13;
+        let clock = ManualClock::new();
+        let (feed, input) = source();
+        let stream = input
+            .batch(max_size, latency)
+            .max_weight(max_weight, move |x: &u32| weigh(*x))
+            .with_clock(clock.clone());
+        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
+        let expected = models::weighted_batch(&schedule, max_size, latency, Some((max_weight, weigh)));
+        prop_assert_eq!(&actual, &expected);
+        // Every batch is within its limits, or a single item.
+        for out in &actual {
+            if let Out::Item(_, batch) = out {
+                let total: usize = batch.iter().map(|x| weigh(*x)).fold(0, usize::saturating_add);
+                prop_assert!(batch.len() == 1 || (batch.len() <= max_size && total <= max_weight));
+            }
+        }
+    }
+
+    #[test]
     fn try_batch_matches_the_model(
         schedule in schedule(true),
         max_size in max_size(),
@@ -163,9 +216,16 @@ proptest! {
     ) {
         let clock = ManualClock::new();
         let (feed, input) = source();
-        let stream = input.throttle(period).edge(edge).with_clock(clock.clone());
+        let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let hook = dropped.clone();
+        let stream = input
+            .throttle(period)
+            .edge(edge)
+            .on_drop(move |x| hook.borrow_mut().push(x))
+            .with_clock(clock.clone());
         let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
         prop_assert_eq!(&actual, &models::throttle(&schedule, period, edge));
+        check_drops(&schedule, &actual, &dropped.borrow())?;
 
         // Outputs are never closer than `period`.
         let times: Vec<u64> = actual
@@ -208,9 +268,14 @@ proptest! {
         if let Some(max_wait) = max_wait {
             stream = stream.max_wait(max_wait);
         }
-        let stream = stream.with_clock(clock.clone());
+        let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let hook = dropped.clone();
+        let stream = stream
+            .on_drop(move |x| hook.borrow_mut().push(x))
+            .with_clock(clock.clone());
         let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
-        prop_assert_eq!(actual, models::debounce(&schedule, quiet, edge, max_wait));
+        prop_assert_eq!(&actual, &models::debounce(&schedule, quiet, edge, max_wait));
+        check_drops(&schedule, &actual, &dropped.borrow())?;
     }
 
     #[test]

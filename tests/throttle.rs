@@ -371,3 +371,51 @@ fn throttle_doc_timelines_hold() {
             .assert_diagram(output);
     }
 }
+
+/// Runs `op`'s throttle with a drop hook on `input`, returning the drawing and the dropped.
+fn with_drops(
+    input: &str,
+    edge: Edge,
+    period: Duration,
+) -> (streamz::testing::Recording<char>, Vec<char>) {
+    let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let hook = dropped.clone();
+    let recording = Marbles::new().run(input, |s, clock| {
+        s.throttle(period)
+            .edge(edge)
+            .on_drop(move |c| hook.borrow_mut().push(c))
+            .with_clock(clock)
+    });
+    let dropped = dropped.borrow().clone();
+    (recording, dropped)
+}
+
+#[test]
+fn throttle_on_drop_sees_each_dropped_item_once_in_order() {
+    let (out, dropped) = with_drops("abc 97ms d e|", Edge::Leading, ms(100));
+    out.assert_diagram("a 99ms d-|");
+    assert_eq!(dropped, vec!['b', 'c', 'e']);
+
+    // Trailing: replaced candidates are dropped when replaced.
+    let (out, dropped) = with_drops("abc 97ms d", Edge::Trailing, ms(100));
+    out.assert_diagram("100ms c 99ms d");
+    assert_eq!(dropped, vec!['a', 'b']);
+
+    // A trailing item that can never leave (endless window) is dropped at the end.
+    let (out, dropped) = with_drops("ab-|", Edge::Both, Duration::MAX);
+    out.assert_diagram("a--|");
+    assert_eq!(dropped, vec!['b']);
+}
+
+#[test]
+fn try_throttle_on_drop_never_sees_errors() {
+    let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let hook = dropped.clone();
+    let recording = Marbles::new().run_try("a#b#|", 'e', |s, clock| {
+        s.try_throttle(ms(100))
+            .on_drop(move |c| hook.borrow_mut().push(c))
+            .with_clock(clock)
+    });
+    recording.assert_diagram("a#-#|");
+    assert_eq!(*dropped.borrow(), vec!['b']);
+}

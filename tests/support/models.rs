@@ -56,10 +56,24 @@ fn instants(schedule: &[(u64, Ev)]) -> Vec<(u64, Vec<Ev>)> {
 
 /// `batch(max_size, latency)` / `try_batch`.
 pub fn batch(schedule: &[(u64, Ev)], max_size: usize, latency: Duration) -> Vec<Out<Vec<u32>>> {
+    weighted_batch(schedule, max_size, latency, None)
+}
+
+/// `.max_weight(max, weigh)`: the limit and the weight of each item.
+pub type Weights = (usize, fn(u32) -> usize);
+
+/// `batch(max_size, latency)`, with `.max_weight(max, weigh)` if `weights` is given.
+pub fn weighted_batch(
+    schedule: &[(u64, Ev)],
+    max_size: usize,
+    latency: Duration,
+    weights: Option<Weights>,
+) -> Vec<Out<Vec<u32>>> {
     let zero = latency == Duration::ZERO;
     let latency = millis(latency);
     let mut out = Vec::new();
     let mut items: Vec<u32> = Vec::new();
+    let mut weight = 0usize;
     let mut deadline: Option<u64> = None;
     for (t, evs) in instants(schedule) {
         // Deadlines that come before (or at) this instant.
@@ -67,6 +81,7 @@ pub fn batch(schedule: &[(u64, Ev)], max_size: usize, latency: Duration) -> Vec<
             if d <= t {
                 out.push(Out::Item(d, std::mem::take(&mut items)));
                 deadline = None;
+                weight = 0;
             }
         }
         // Inner items taken by the current `poll_next` call: at `BUDGET` without output, the
@@ -76,19 +91,32 @@ pub fn batch(schedule: &[(u64, Ev)], max_size: usize, latency: Duration) -> Vec<
             if taken == BUDGET {
                 if zero && !items.is_empty() {
                     out.push(Out::Item(t, std::mem::take(&mut items)));
+                    weight = 0;
                 }
                 taken = 0;
             }
             taken += 1;
             match ev {
                 Ev::Item(x) => {
+                    let (max, w) = match weights {
+                        Some((max, weigh)) => (max, weigh(x)),
+                        None => (usize::MAX, 0),
+                    };
+                    if !items.is_empty() && weight.saturating_add(w) > max {
+                        // Over the weight: the batch leaves, the item opens the next one.
+                        out.push(Out::Item(t, std::mem::take(&mut items)));
+                        weight = 0;
+                        taken = 0;
+                    }
                     if items.is_empty() && !zero {
                         deadline = latency.map(|l| t + l);
                     }
                     items.push(x);
-                    if items.len() >= max_size {
+                    weight = weight.saturating_add(w);
+                    if items.len() >= max_size || weight > max {
                         out.push(Out::Item(t, std::mem::take(&mut items)));
                         deadline = None;
+                        weight = 0;
                         taken = 0;
                     }
                 }
@@ -108,6 +136,7 @@ pub fn batch(schedule: &[(u64, Ev)], max_size: usize, latency: Duration) -> Vec<
         // The inner stream is now `Pending`: a zero latency yields what it gathered.
         if zero && !items.is_empty() {
             out.push(Out::Item(t, std::mem::take(&mut items)));
+            weight = 0;
         }
     }
     if let Some(d) = deadline {
