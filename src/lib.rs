@@ -23,6 +23,8 @@ pub mod testing;
 
 pub use batch::{Batch, TryBatch};
 pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer};
+#[cfg(feature = "tokio")]
+pub use clock::{TokioClock, TokioTimer};
 pub use debounce::{Debounce, TryDebounce};
 pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
