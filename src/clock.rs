@@ -299,7 +299,9 @@ impl Drop for ManualTimer {
 /// Tokio's time: [`tokio::time::Instant::now`] and [`tokio::time::Sleep`] timers.
 ///
 /// With it, adapters follow tokio's clock, so tests that pause time
-/// (`#[tokio::test(start_paused = true)]`, [`tokio::time::pause`], [`tokio::time::advance`])
+/// (`#[tokio::test(start_paused = true)]`,
+/// [`tokio::time::pause`](https://docs.rs/tokio/latest/tokio/time/fn.pause.html),
+/// [`tokio::time::advance`](https://docs.rs/tokio/latest/tokio/time/fn.advance.html))
 /// drive them too. It needs a tokio runtime with time enabled, like any tokio timer.
 ///
 /// Choose it for tokio applications whose tests already use paused time; choose

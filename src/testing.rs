@@ -1032,6 +1032,7 @@ pub fn __key(text: &str) -> char {
 /// The parts come in this order: `input`, then optionally `error` and `tick`, then `op` (a
 /// closure taking the input stream and the [`ManualClock`]), `output`, and optionally `values`
 /// (`key => value` pairs; without them the output items are drawn with [`Marble`]).
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 #[macro_export]
 macro_rules! assert_marbles {
     (

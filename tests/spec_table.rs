@@ -141,3 +141,27 @@ fn debounce_both_max_wait() {
         output: "a 199ms d 149ms f",
     );
 }
+
+#[test]
+fn readme_adapter_index_holds() {
+    // The table of adapters at the top of the README (and of the crate docs).
+    let input = "a-b-c----d-e-f|";
+    let marbles = Marbles::new().tick(ms(10));
+    marbles
+        .run(input, |s, clock| s.batch(3, ms(40)).with_clock(clock))
+        .assert_values(
+            "----w---x----y(z|)",
+            [
+                ('w', vec!['a', 'b']),
+                ('x', vec!['c']),
+                ('y', vec!['d', 'e']),
+                ('z', vec!['f']),
+            ],
+        );
+    marbles
+        .run(input, |s, clock| s.throttle(ms(30)).with_clock(clock))
+        .assert_diagram("a---c----d---f|");
+    marbles
+        .run(input, |s, clock| s.debounce(ms(30)).with_clock(clock))
+        .assert_diagram("-------c------(f|)");
+}
