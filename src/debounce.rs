@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use futures_core::stream::{Stream, TryStream};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, adapter, Engine, Idle, Machine};
-use crate::hooks::{Discard, DropHook, OnDrop};
+use crate::engine::{self, adapter, Idle, Machine};
+use crate::hooks::{Discard, DropHook};
 
 adapter! {
     /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
@@ -196,29 +196,40 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
 macro_rules! builders {
     ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        impl<S: $Bound> $Name<S> {
-            pub(crate) fn new(stream: S, quiet: Duration) -> Self {
-                $Name {
-                    stream,
-                    state: State::new(quiet),
-                    engine: Engine::new(SystemClock),
-                }
-            }
+        engine::edge_and_drop_builders! {
+            $Name, $Bound, $Assoc,
+            edge:
+            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest, once
+            /// `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`], both (the latest
+            /// only if it is not also the first).
+            ///
+            /// Meant for use before the first poll. If called later, it applies to the items that arrive
+            /// from then on; a trailing item already pending still leaves when its quiet period ends.
+            on_drop:
+            /// Hands every item that the debounce drops to `hook`, once, in the order they are dropped:
+            /// pending items replaced by a newer one (`Trailing`, `Both`), and items arriving while a
+            /// quiet period runs (`Leading`). To count or log them:
+            ///
+            /// ```
+            /// use std::time::Duration;
+            /// use futures::{executor::block_on, stream, StreamExt};
+            /// use streamz::StreamzExt;
+            ///
+            /// let mut dropped = Vec::new();
+            /// let passed: Vec<u32> = block_on(
+            ///     stream::iter(1..=4)
+            ///         .debounce(Duration::from_secs(1))
+            ///         .on_drop(|item| dropped.push(item))
+            ///         .collect(),
+            /// );
+            /// assert_eq!(passed, vec![4]);
+            /// assert_eq!(dropped, vec![1, 2, 3]);
+            /// ```
+            ///
+            /// Items still held when the adapter itself is dropped are dropped without the hook.
         }
 
         impl<S: $Bound, C: Clock, D: DropHook<S::$Assoc>> $Name<S, C, D> {
-            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
-            /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`],
-            /// both (the latest only if it is not also the first).
-            ///
-            /// Meant for use before the first poll. If called later, it applies to the items
-            /// that arrive from then on; a trailing item already pending still leaves when its
-            /// quiet period ends.
-            pub fn edge(mut self, edge: Edge) -> Self {
-                self.state.edge = edge;
-                self
-            }
-
             /// Caps how long a run of items, each within `quiet` of the previous one, can
             /// hold back output: `max_wait` after the run's first item,
             ///
@@ -247,40 +258,6 @@ macro_rules! builders {
                 self.state.max_wait = Some(max_wait);
                 self.state.cut_at_once = max_wait == Duration::ZERO;
                 self
-            }
-        }
-
-        impl<S: $Bound, C: Clock> $Name<S, C> {
-            /// Hands every item that the debounce drops to `hook`, once, in the order they are
-            /// dropped: pending items replaced by a newer one (`Trailing`, `Both`), and items
-            /// arriving while a quiet period runs (`Leading`). To count or log them:
-            ///
-            /// ```
-            /// use std::time::Duration;
-            /// use futures::{executor::block_on, stream, StreamExt};
-            /// use streamz::StreamzExt;
-            ///
-            /// let mut dropped = Vec::new();
-            /// let passed: Vec<u32> = block_on(
-            ///     stream::iter(1..=4)
-            ///         .debounce(Duration::from_secs(1))
-            ///         .on_drop(|item| dropped.push(item))
-            ///         .collect(),
-            /// );
-            /// assert_eq!(passed, vec![4]);
-            /// assert_eq!(dropped, vec![1, 2, 3]);
-            /// ```
-            ///
-            /// Items still held when the adapter itself is dropped are dropped without the hook.
-            pub fn on_drop<F>(self, hook: F) -> $Name<S, C, OnDrop<F>>
-            where
-                F: FnMut(S::$Assoc),
-            {
-                $Name {
-                    stream: self.stream,
-                    state: self.state.with_hook(OnDrop(hook)),
-                    engine: self.engine,
-                }
             }
         }
     };

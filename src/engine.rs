@@ -586,3 +586,46 @@ macro_rules! adapter {
     };
 }
 pub(crate) use adapter;
+
+/// The constructor and the builders that `throttle` and `debounce` share: `new`, `edge` and
+/// `on_drop`, with the documentation given for each adapter.
+macro_rules! edge_and_drop_builders {
+    (
+        $Name:ident, $Bound:ident, $Assoc:ident,
+        edge: $(#[$edge_doc:meta])*
+        on_drop: $(#[$drop_doc:meta])*
+    ) => {
+        impl<S: $Bound> $Name<S> {
+            pub(crate) fn new(stream: S, duration: ::std::time::Duration) -> Self {
+                $Name {
+                    stream,
+                    state: State::new(duration),
+                    engine: crate::engine::Engine::new(crate::SystemClock),
+                }
+            }
+        }
+
+        impl<S: $Bound, C: crate::Clock, D: crate::DropHook<S::$Assoc>> $Name<S, C, D> {
+            $(#[$edge_doc])*
+            pub fn edge(mut self, edge: crate::Edge) -> Self {
+                self.state.edge = edge;
+                self
+            }
+        }
+
+        impl<S: $Bound, C: crate::Clock> $Name<S, C> {
+            $(#[$drop_doc])*
+            pub fn on_drop<F>(self, hook: F) -> $Name<S, C, crate::OnDrop<F>>
+            where
+                F: FnMut(S::$Assoc),
+            {
+                $Name {
+                    stream: self.stream,
+                    state: self.state.with_hook(crate::OnDrop(hook)),
+                    engine: self.engine,
+                }
+            }
+        }
+    };
+}
+pub(crate) use edge_and_drop_builders;

@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use futures_core::stream::{Stream, TryStream};
 
-use crate::clock::{Clock, SystemClock};
 use crate::edge::Edge;
-use crate::engine::{self, adapter, Engine, Idle, Machine};
-use crate::hooks::{Discard, DropHook, OnDrop};
+use crate::engine::{self, adapter, Idle, Machine};
+use crate::hooks::{Discard, DropHook};
 
 adapter! {
     /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
@@ -161,34 +160,19 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
 macro_rules! builders {
     ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        impl<S: $Bound> $Name<S> {
-            pub(crate) fn new(stream: S, period: Duration) -> Self {
-                $Name {
-                    stream,
-                    state: State::new(period),
-                    engine: Engine::new(SystemClock),
-                }
-            }
-        }
-
-        impl<S: $Bound, C: Clock, D: DropHook<S::$Assoc>> $Name<S, C, D> {
+        engine::edge_and_drop_builders! {
+            $Name, $Bound, $Assoc,
+            edge:
             /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
             /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
             ///
-            /// Meant for use before the first poll. If called later, it applies to the items
-            /// that arrive from then on; a trailing item already pending still leaves at the
-            /// end of its window.
-            pub fn edge(mut self, edge: Edge) -> Self {
-                self.state.edge = edge;
-                self
-            }
-        }
-
-        impl<S: $Bound, C: Clock> $Name<S, C> {
-            /// Hands every item that the throttle drops to `hook`, once, in the order they are
-            /// dropped: items arriving in an open window (`Leading`), trailing candidates
-            /// replaced by a newer one (`Trailing`, `Both`), and a trailing item that can never
-            /// leave at the end of the stream. To count or log them:
+            /// Meant for use before the first poll. If called later, it applies to the items that arrive
+            /// from then on; a trailing item already pending still leaves at the end of its window.
+            on_drop:
+            /// Hands every item that the throttle drops to `hook`, once, in the order they are dropped:
+            /// items arriving in an open window (`Leading`), trailing candidates replaced by a newer one
+            /// (`Trailing`, `Both`), and a trailing item that can never leave at the end of the stream. To
+            /// count or log them:
             ///
             /// ```
             /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -209,18 +193,7 @@ macro_rules! builders {
             /// assert_eq!(dropped.load(Ordering::Relaxed), 4);
             /// ```
             ///
-            /// Items still held when the adapter itself is dropped are dropped without the hook
-            /// (use [`into_inner`](Self::into_inner) only when that is fine).
-            pub fn on_drop<F>(self, hook: F) -> $Name<S, C, OnDrop<F>>
-            where
-                F: FnMut(S::$Assoc),
-            {
-                $Name {
-                    stream: self.stream,
-                    state: self.state.with_hook(OnDrop(hook)),
-                    engine: self.engine,
-                }
-            }
+            /// Items still held when the adapter itself is dropped are dropped without the hook.
         }
     };
 }
