@@ -199,16 +199,17 @@ macro_rules! builders {
         engine::edge_and_drop_builders! {
             $Name, $Bound, $Assoc,
             edge:
-            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest, once
-            /// `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`], both (the latest
-            /// only if it is not also the first).
+            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
+            /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`], both
+            /// (the latest only if it is not also the first).
             ///
-            /// Meant for use before the first poll. If called later, it applies to the items that arrive
-            /// from then on; a trailing item already pending still leaves when its quiet period ends.
+            /// Meant for use before the first poll. If called later, it applies to the items that
+            /// arrive from then on; a trailing item already pending still leaves when its quiet
+            /// period ends.
             on_drop:
-            /// Hands every item that the debounce drops to `hook`, once, in the order they are dropped:
-            /// pending items replaced by a newer one (`Trailing`, `Both`), and items arriving while a
-            /// quiet period runs (`Leading`). To count or log them:
+            /// Hands every item that the debounce drops to `hook`, once, in the order they are
+            /// dropped: pending items replaced by a newer one (`Trailing`, `Both`), and items
+            /// arriving while a quiet period runs (`Leading`). To count or log them:
             ///
             /// ```
             /// use std::time::Duration;

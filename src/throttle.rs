@@ -166,13 +166,14 @@ macro_rules! builders {
             /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
             /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
             ///
-            /// Meant for use before the first poll. If called later, it applies to the items that arrive
-            /// from then on; a trailing item already pending still leaves at the end of its window.
+            /// Meant for use before the first poll. If called later, it applies to the items that
+            /// arrive from then on; a trailing item already pending still leaves at the end of its
+            /// window.
             on_drop:
-            /// Hands every item that the throttle drops to `hook`, once, in the order they are dropped:
-            /// items arriving in an open window (`Leading`), trailing candidates replaced by a newer one
-            /// (`Trailing`, `Both`), and a trailing item that can never leave at the end of the stream. To
-            /// count or log them:
+            /// Hands every item that the throttle drops to `hook`, once, in the order they are
+            /// dropped: items arriving in an open window (`Leading`), trailing candidates replaced
+            /// by a newer one (`Trailing`, `Both`), and a trailing item that can never leave at the
+            /// end of the stream. To count or log them:
             ///
             /// ```
             /// use std::sync::atomic::{AtomicUsize, Ordering};
