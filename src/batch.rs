@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{self, adapter, Engine, Idle, Machine};
+use crate::engine::{self, Engine, Idle, Machine};
 use crate::hooks::{Unweighted, Weigh, Weighted};
+use crate::macros::adapter;
 
 adapter! {
     /// Stream for the [`batch`](crate::StreamzExt::batch) method.

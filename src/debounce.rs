@@ -7,8 +7,9 @@ use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, adapter, Idle, Machine};
+use crate::engine::{self, Idle, Machine};
 use crate::hooks::{Discard, DropHook};
+use crate::macros::{adapter, edge_and_drop_builders};
 
 adapter! {
     /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
@@ -196,7 +197,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
 macro_rules! builders {
     ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        engine::edge_and_drop_builders! {
+        edge_and_drop_builders! {
             $Name, $Bound, $Assoc,
             edge:
             /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,

@@ -15,6 +15,7 @@ mod edge;
 mod engine;
 mod ext;
 mod hooks;
+mod macros;
 mod throttle;
 
 #[cfg(feature = "test-util")]

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::edge::Edge;
-use crate::engine::{self, adapter, Idle, Machine};
+use crate::engine::{self, Idle, Machine};
 use crate::hooks::{Discard, DropHook};
+use crate::macros::{adapter, edge_and_drop_builders};
 
 adapter! {
     /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
@@ -160,7 +161,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
 macro_rules! builders {
     ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        engine::edge_and_drop_builders! {
+        edge_and_drop_builders! {
             $Name, $Bound, $Assoc,
             edge:
             /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
