@@ -164,6 +164,14 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         }
     }
 
+    fn on_reading(&mut self, now: Instant) {
+        // The latest item came after the reading it was stamped with: it restarts the quiet
+        // period from `now` at the latest, so that the period never ends early.
+        if self.quiet_since.is_some() {
+            self.quiet_since = Some(now);
+        }
+    }
+
     fn restart(&mut self, now: Instant) {
         if self.quiet_since.is_some() {
             self.quiet_since = Some(now);

@@ -89,6 +89,11 @@ pub(crate) trait Machine {
         true
     }
 
+    /// A clock reading `now`, taken after items that were stamped with an earlier reading.
+    /// Those items arrived at `now` at the latest: a machine whose deadlines must not come
+    /// early (a debounce's quiet period) moves them to `now`.
+    fn on_reading(&mut self, _now: Instant) {}
+
     /// Moves every running deadline to a new clock whose time is `now`: each restarts in full
     /// from `now` (an instant of another clock means nothing on this one).
     fn restart(&mut self, now: Instant);
@@ -118,6 +123,9 @@ pub(crate) struct Engine<C: Clock> {
     /// Set when a call ended on its budget: the last reading, and the items taken since. The
     /// next call's first reading adapts the stride from them.
     busy: Option<(Instant, u32)>,
+    /// Items were taken after the last reading of the previous call: the next reading is
+    /// handed to [`Machine::on_reading`].
+    unstamped: bool,
     /// A reading taken when the engine was made: what a lazy machine is handed for an item
     /// whose arrival time it does not use.
     epoch: Instant,
@@ -133,6 +141,7 @@ impl<C: Clock> Engine<C> {
             done: false,
             stride: 1,
             busy: None,
+            unstamped: false,
         }
     }
 
@@ -146,6 +155,7 @@ impl<C: Clock> Engine<C> {
             done: self.done,
             stride: 1,
             busy: None,
+            unstamped: false,
         }
     }
 
@@ -190,7 +200,7 @@ impl<C: Clock> Engine<C> {
                 match self.poll_timer(at, cx) {
                     Poll::Pending => timer_polled = Some(at),
                     Poll::Ready(()) => {
-                        let reading = self.clock.now().max(at);
+                        let reading = self.first_reading(machine).max(at);
                         if let Some(out) = machine.on_deadlines(reading) {
                             return Poll::Ready(Some(Ok(out)));
                         }
@@ -200,7 +210,7 @@ impl<C: Clock> Engine<C> {
             }
             None if machine.lazy_clock() => {}
             _ => {
-                let reading = self.first_reading();
+                let reading = self.first_reading(machine);
                 if let Some(out) = machine.on_deadlines(reading) {
                     return Poll::Ready(Some(Ok(out)));
                 }
@@ -214,7 +224,7 @@ impl<C: Clock> Engine<C> {
         // an arrival time. Within a call that need cannot come back: it ends with an output
         // first (a batch is only opened again after one is yielded).
         if now.is_none() && machine.needs_arrival() {
-            let reading = self.first_reading();
+            let reading = self.first_reading(machine);
             if let Some(out) = machine.on_deadlines(reading) {
                 return Poll::Ready(Some(Ok(out)));
             }
@@ -237,10 +247,14 @@ impl<C: Clock> Engine<C> {
                     match split(item) {
                         Ok(item) => {
                             if let Some(out) = machine.on_item(item, now) {
+                                self.stamp(machine, true);
                                 return Poll::Ready(Some(Ok(out)));
                             }
                         }
-                        Err(e) => return Poll::Ready(Some(Err(e))),
+                        Err(e) => {
+                            self.stamp(machine, countdown != chunk);
+                            return Poll::Ready(Some(Err(e)));
+                        }
                     }
                     countdown -= 1;
                     if countdown == 0 {
@@ -251,6 +265,7 @@ impl<C: Clock> Engine<C> {
                             }
                             // Let the executor run other tasks; come back at once.
                             self.busy = have_reading.then_some((now, chunk));
+                            self.unstamped = true;
                             cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }
@@ -260,6 +275,7 @@ impl<C: Clock> Engine<C> {
                             self.clock.now()
                         };
                         have_reading = true;
+                        machine.on_reading(now);
                         if let Some(out) = machine.on_deadlines(now) {
                             return Poll::Ready(Some(Ok(out)));
                         }
@@ -275,6 +291,16 @@ impl<C: Clock> Engine<C> {
                     return self.finish(machine, cx);
                 }
                 Poll::Pending => {
+                    if countdown != chunk && !machine.lazy_clock() {
+                        // Items came since the last reading, and the source now pauses: a
+                        // fresh reading stamps them (conservatively) before deadlines are
+                        // set for the pause.
+                        now = self.clock.now();
+                        machine.on_reading(now);
+                        if let Some(out) = machine.on_deadlines(now) {
+                            return Poll::Ready(Some(Ok(out)));
+                        }
+                    }
                     if let Some(out) = machine.on_idle(Idle::Pending) {
                         return Poll::Ready(Some(Ok(out)));
                     }
@@ -293,12 +319,29 @@ impl<C: Clock> Engine<C> {
     /// The first reading of a call. If the previous call ran to its budget and the task woke
     /// itself at once, the time since that call's last reading went to taking items (and to
     /// the executor), not to waiting, so it tells how fast items come: the stride adapts.
-    fn first_reading(&mut self) -> Instant {
+    fn first_reading<M: Machine>(&mut self, machine: &mut M) -> Instant {
         let now = self.clock.now();
         if let Some((last, items)) = self.busy.take() {
             self.adapt(now.saturating_duration_since(last), items);
         }
+        if std::mem::take(&mut self.unstamped) {
+            machine.on_reading(now);
+        }
         now
+    }
+
+    /// A call ends with an output; `taken`: items were taken since the last reading. An eager
+    /// machine gets a reading for them now (the consumer may poll again much later); a lazy
+    /// one at its next reading.
+    fn stamp<M: Machine>(&mut self, machine: &mut M, taken: bool) {
+        if !taken {
+            return;
+        }
+        if machine.lazy_clock() {
+            self.unstamped = true;
+        } else {
+            machine.on_reading(self.clock.now());
+        }
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled

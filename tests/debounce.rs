@@ -334,6 +334,9 @@ fn debounce_with_clock_after_polling_restarts_the_quiet_period() {
     assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
     first.advance(ms(60));
     let second = ManualClock::new();
+    // The new clock reads later than the old one did: a restarted deadline counts from the
+    // swap on the new clock, not from the old clock's instants.
+    second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
     assert_eq!(d.play(&feed, &[], None, 150), vec![Item(100, 'a')]);
@@ -469,4 +472,38 @@ fn try_debounce_on_drop_never_sees_errors() {
     });
     recording.assert_diagram("-#-(b|)");
     assert_eq!(*dropped.borrow(), vec!['a']);
+}
+
+#[test]
+fn debounce_quiet_period_never_ends_early_when_a_fast_source_slows_down() {
+    // 100 items at 10 ns each, then 20 items at 1 ms each, then a pause. The clock is read
+    // only every few items on the fast part; the last item must still get a full quiet period
+    // from (at the latest) the moment the source paused.
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let mut produced = 0u32;
+    let source = futures::stream::poll_fn(move |_cx| {
+        if produced == 120 {
+            return Poll::Pending;
+        }
+        ticking.advance(if produced < 100 {
+            Duration::from_nanos(10)
+        } else {
+            ms(1)
+        });
+        produced += 1;
+        Poll::Ready(Some(produced - 1))
+    });
+    let mut d = Driver::new(source.debounce(ms(5)).with_clock(clock.clone()), &clock);
+    d.run();
+    let paused_at = clock.now();
+    assert!(d.take().is_empty(), "nothing before the quiet period");
+    clock.advance(ms(5) - Duration::from_nanos(1));
+    d.run();
+    assert!(d.take().is_empty(), "the quiet period ended early");
+    clock.advance(Duration::from_nanos(1));
+    d.run();
+    let out = d.take();
+    assert!(matches!(out.as_slice(), [Item(_, 119)]), "{out:?}");
+    assert!(clock.now() >= paused_at + ms(5));
 }

@@ -282,6 +282,9 @@ fn throttle_with_clock_after_polling_restarts_the_window() {
     assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
     first.advance(ms(60));
     let second = ManualClock::new();
+    // The new clock reads later than the old one did: a restarted deadline counts from the
+    // swap on the new clock, not from the old clock's instants.
+    second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
     let out = d.play(&feed, &[], None, 150);
