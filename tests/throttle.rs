@@ -422,3 +422,37 @@ fn try_throttle_on_drop_never_sees_errors() {
     recording.assert_diagram("a#-#|");
     assert_eq!(*dropped.borrow(), vec!['b']);
 }
+
+#[test]
+fn throttle_yields_stay_a_period_apart_on_an_uneven_source() {
+    // An always-ready source whose items cost 1 ms or nothing: an item is stamped with the
+    // reading before it, yet two yields (timed when they are handed out) are never closer
+    // than `period`, even when a costly item opens a window and a free one ends it.
+    for edge in [Edge::Leading, Edge::Both] {
+        let clock = ManualClock::new();
+        let ticking = clock.clone();
+        let source = stream::iter(0u32..).map(move |i| {
+            // Every tenth item costs 1 ms, the others nothing.
+            if i % 10 == 0 {
+                ticking.advance(ms(1));
+            }
+            i
+        });
+        let mut s = Box::pin(source.throttle(ms(10)).edge(edge).with_clock(clock.clone()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut yields = Vec::new();
+        while yields.len() < 6 {
+            if let Poll::Ready(Some(_)) = s.as_mut().poll_next(&mut cx) {
+                yields.push(clock.now());
+            }
+        }
+        for pair in yields.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= ms(10),
+                "{edge:?}: {:?}",
+                pair[1] - pair[0]
+            );
+        }
+    }
+}
