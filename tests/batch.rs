@@ -423,3 +423,17 @@ fn batch_clock_sampling_adapts_when_a_fast_source_slows_down() {
         assert_eq!(pair[1].1, 10, "{batches:?}");
     }
 }
+
+#[test]
+fn batch_size_hint_upper_bound_counts_the_pending_batch() {
+    let (_clock, feed, mut d) = batch_on(10, ms(100));
+    feed.push(1);
+    d.run();
+    feed.push(2);
+    feed.push(3);
+    // The source knows of exactly 2 more items once it has ended; one is pending here.
+    feed.end();
+    assert_eq!(d.get().size_hint(), (1, Some(3)));
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), End(0)]);
+}

@@ -456,3 +456,16 @@ fn throttle_yields_stay_a_period_apart_on_an_uneven_source() {
         }
     }
 }
+
+#[test]
+fn throttle_is_not_terminated_while_a_trailing_item_is_due() {
+    let (_clock, feed, mut d) = throttle_on(ms(100), Edge::Trailing);
+    feed.push('a');
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![]);
+    assert!(!d.get().is_terminated(), "'a' is still to come");
+    d.at(100);
+    assert_eq!(d.take(), vec![Item(100, 'a'), End(100)]);
+    assert!(d.get().is_terminated());
+}
