@@ -12,7 +12,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,6 +21,9 @@ use futures::stream::{self, Stream, StreamExt};
 use futures::task::noop_waker;
 use futures_batch::ChunksTimeoutStreamExt as _;
 use streamz::StreamzExt;
+use support::Bursty;
+
+mod support;
 
 struct Counting;
 
@@ -101,42 +104,6 @@ const N: u64 = 100_000;
 const BATCH: usize = 100;
 const SECOND: Duration = Duration::from_secs(1);
 const WARM_BATCHES: u64 = 10;
-
-/// Yields `0..end`, returning `Pending` (after waking its task) after every `burst` items.
-struct Bursty {
-    next: u64,
-    end: u64,
-    burst: u64,
-    run: u64,
-}
-
-fn bursty(end: u64, burst: u64) -> Bursty {
-    Bursty {
-        next: 0,
-        end,
-        burst,
-        run: 0,
-    }
-}
-
-impl Stream for Bursty {
-    type Item = u64;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
-        if self.run == self.burst {
-            self.run = 0;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if self.next == self.end {
-            return Poll::Ready(None);
-        }
-        let item = self.next;
-        self.next += 1;
-        self.run += 1;
-        Poll::Ready(Some(item))
-    }
-}
 
 struct Report {
     whole: Count,
@@ -238,23 +205,23 @@ fn main() {
         ),
         (
             "bursty (Pending every 10 items): streamz batch(100, 1s)",
-            Box::new(|| run(|| bursty(N, 10).batch(BATCH, SECOND))),
+            Box::new(|| run(|| Bursty::new(N, 10).batch(BATCH, SECOND))),
         ),
         (
             "bursty (Pending every 10 items): futures ready_chunks(100) (reference; yields 10-item chunks)",
-            Box::new(|| run(|| bursty(N, 10).ready_chunks(BATCH))),
+            Box::new(|| run(|| Bursty::new(N, 10).ready_chunks(BATCH))),
         ),
         (
             "bursty (Pending every 10 items): tokio-stream chunks_timeout(100, 1s) (peer)",
             Box::new(|| {
                 in_tokio(&|| {
-                    run(|| tokio_stream::StreamExt::chunks_timeout(bursty(N, 10), BATCH, SECOND))
+                    run(|| tokio_stream::StreamExt::chunks_timeout(Bursty::new(N, 10), BATCH, SECOND))
                 })
             }),
         ),
         (
             "bursty (Pending every 10 items): futures-batch chunks_timeout(100, 1s) (peer)",
-            Box::new(|| run(|| bursty(N, 10).chunks_timeout(BATCH, SECOND))),
+            Box::new(|| run(|| Bursty::new(N, 10).chunks_timeout(BATCH, SECOND))),
         ),
     ];
 

@@ -17,11 +17,9 @@
 //!
 //! Run: `cargo bench --bench peers`
 
-use std::cell::Cell;
 use std::future::ready;
 use std::hint::black_box;
 use std::pin::{pin, Pin};
-use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,6 +27,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use futures::stream::{self, Stream, StreamExt};
 use futures::task::noop_waker;
 use streamz::StreamzExt;
+use support::Bursty;
+
+mod support;
 
 /// Items per iteration.
 const N: u64 = 100_000;
@@ -57,49 +58,6 @@ fn drive<S: Stream>(stream: S, drained: impl Fn() -> bool, mut sink: impl FnMut(
 
 fn never() -> bool {
     false
-}
-
-/// Yields `0..end`, returning `Pending` after every `burst` items; it wakes its task before
-/// that `Pending`, so it is correct on any executor. Once past the end it returns `None` on
-/// every poll and sets the shared `drained` flag.
-struct Bursty {
-    next: u64,
-    end: u64,
-    burst: u64,
-    run: u64,
-    drained: Rc<Cell<bool>>,
-}
-
-impl Bursty {
-    fn new(end: u64, burst: u64) -> Self {
-        Bursty {
-            next: 0,
-            end,
-            burst,
-            run: 0,
-            drained: Rc::new(Cell::new(false)),
-        }
-    }
-}
-
-impl Stream for Bursty {
-    type Item = u64;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
-        if self.run == self.burst {
-            self.run = 0;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if self.next == self.end {
-            self.drained.set(true);
-            return Poll::Ready(None);
-        }
-        let item = self.next;
-        self.next += 1;
-        self.run += 1;
-        Poll::Ready(Some(item))
-    }
 }
 
 fn tokio_runtime() -> tokio::runtime::Runtime {

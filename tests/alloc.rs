@@ -74,6 +74,17 @@ struct Bursty {
     paused: bool,
 }
 
+impl Bursty {
+    fn new(end: u64, every: u64) -> Self {
+        Bursty {
+            next: 0,
+            end,
+            every,
+            paused: false,
+        }
+    }
+}
+
 impl Stream for Bursty {
     type Item = u64;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
@@ -110,12 +121,7 @@ fn steady_batches_cost_one_allocation_each() {
     for clock in [None, Some(ManualClock::new())] {
         let (batches, allocations, _) = counted(|| {
             let mut batches = 0;
-            let input = Bursty {
-                next: 0,
-                end: 100_000,
-                every: 10,
-                paused: false,
-            };
+            let input = Bursty::new(100_000, 10);
             let check = |batch: Vec<u64>| {
                 assert!(!batch.is_empty());
                 batches += 1;
@@ -144,26 +150,16 @@ fn throttle_and_debounce_allocate_nothing_per_item() {
     let ((), allocations, _) = counted(|| {
         let mut n = 0;
         drain(
-            Bursty {
-                next: 0,
-                end: 100_000,
-                every: 1000,
-                paused: false,
-            }
-            .throttle(Duration::from_secs(1))
-            .with_clock(clock.clone()),
+            Bursty::new(100_000, 1000)
+                .throttle(Duration::from_secs(1))
+                .with_clock(clock.clone()),
             |_| n += 1,
         );
         assert_eq!(n, 1);
         drain(
-            Bursty {
-                next: 0,
-                end: 100_000,
-                every: 1000,
-                paused: false,
-            }
-            .debounce(Duration::from_secs(1))
-            .with_clock(clock.clone()),
+            Bursty::new(100_000, 1000)
+                .debounce(Duration::from_secs(1))
+                .with_clock(clock.clone()),
             |_| n += 1,
         );
         assert_eq!(n, 2);
