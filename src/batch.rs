@@ -34,9 +34,13 @@ struct State<T, W> {
     items: Vec<T>,
     max_size: usize,
     max_latency: Duration,
-    /// The deadline of the pending batch; `None` while no batch is open, or when the latency
-    /// is zero or too long to represent.
+    /// The deadline of the pending batch; `None` while no batch is open, while its first
+    /// item waits for a clock reading (`unstamped`), or when the latency is zero or too long
+    /// to represent.
     deadline: Option<Instant>,
+    /// The pending batch's first item was taken after the latest clock reading: its deadline
+    /// is set at the next one (see [`Machine::on_reading`]).
+    unstamped: bool,
     weigher: W,
     /// The total weight of the pending batch.
     weight: usize,
@@ -46,6 +50,14 @@ struct State<T, W> {
 }
 
 impl<T, W> State<T, W> {
+    /// A batch opens with an item taken now. Its deadline counts from the next clock reading,
+    /// which the engine takes within this `poll_next` call: at the next stride, when the
+    /// inner stream pauses, or before the call ends. A zero latency needs none (the batch
+    /// leaves when the inner stream pauses).
+    fn open(&mut self) {
+        self.unstamped = self.max_latency != Duration::ZERO;
+    }
+
     /// The deadline of a batch opening at `now`.
     fn deadline_from(&self, now: Instant) -> Option<Instant> {
         if self.max_latency == Duration::ZERO {
@@ -62,6 +74,7 @@ impl<T, W> State<T, W> {
     fn flush(&mut self) -> Vec<T> {
         let capacity = self.items.len();
         self.deadline = None;
+        self.unstamped = false;
         self.weight = 0;
         self.due = false;
         mem::replace(&mut self.items, Vec::with_capacity(capacity))
@@ -69,6 +82,7 @@ impl<T, W> State<T, W> {
 
     fn take_pending(&mut self) -> Vec<T> {
         self.deadline = None;
+        self.unstamped = false;
         self.weight = 0;
         self.due = false;
         mem::take(&mut self.items)
@@ -80,6 +94,7 @@ impl<T, W> State<T, W> {
             max_size: self.max_size,
             max_latency: self.max_latency,
             deadline: self.deadline,
+            unstamped: self.unstamped,
             weigher,
             weight: 0,
             due: self.due,
@@ -96,6 +111,7 @@ impl<T> State<T, Unweighted> {
             max_size,
             max_latency,
             deadline: None,
+            unstamped: false,
             weigher: Unweighted,
             weight: 0,
             due: false,
@@ -116,20 +132,33 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
     }
 
     #[inline]
-    fn on_item(&mut self, item: T, now: Instant) -> Option<Vec<T>> {
+    fn on_item(&mut self, item: T, _now: Instant) -> Option<Vec<T>> {
         if W::ACTIVE {
-            return self.on_weighed_item(item, now);
+            return self.on_weighed_item(item);
+        }
+        if self.items.is_empty() {
+            self.open();
         }
         self.items.push(item);
-        let len = self.items.len();
-        if len == 1 {
-            // The first item opens the batch.
-            self.deadline = self.deadline_from(now);
-        }
-        if len >= self.max_size {
+        if self.items.len() >= self.max_size {
             return Some(self.flush());
         }
         None
+    }
+
+    fn room(&self, _now: Instant) -> usize {
+        // Every item but the first (which opens the batch) and the last (which fills it) only
+        // joins the batch.
+        if W::ACTIVE || self.items.is_empty() {
+            0
+        } else {
+            self.max_size - self.items.len() - 1
+        }
+    }
+
+    #[inline]
+    fn absorb(&mut self, item: T) {
+        self.items.push(item);
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<Vec<T>> {
@@ -159,13 +188,21 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
         !self.due
     }
 
-    fn needs_arrival(&self) -> bool {
-        // The first item of a batch sets the deadline; with weights, any item may open one.
-        W::ACTIVE || self.items.is_empty()
+    fn unstamped(&self) -> bool {
+        self.unstamped
+    }
+
+    fn on_reading(&mut self, now: Instant) {
+        // The first item arrived at `now` at the latest: the deadline counts from there.
+        if self.unstamped {
+            self.unstamped = false;
+            self.deadline = self.deadline_from(now);
+        }
     }
 
     fn restart(&mut self, now: Instant) {
         if !self.items.is_empty() {
+            self.unstamped = false;
             self.deadline = self.deadline_from(now);
         }
     }
@@ -197,27 +234,27 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
 
 impl<T, W: Weigh<T>> State<T, W> {
     /// `on_item` for weighted batches.
-    fn on_weighed_item(&mut self, item: T, now: Instant) -> Option<Vec<T>> {
+    fn on_weighed_item(&mut self, item: T) -> Option<Vec<T>> {
         let weight = self.weigher.weigh(&item);
         let max = self.weigher.max_weight();
         if !self.items.is_empty() && self.weight.saturating_add(weight) > max {
             // The item would take the batch over its weight: the batch leaves, and the item
             // opens the next one; if it is too heavy on its own, that one is due at once.
             let out = self.flush();
-            self.open_with(item, weight, now);
+            self.open_with(item, weight);
             self.due = weight > max || self.items.len() >= self.max_size;
             return Some(out);
         }
-        self.open_with(item, weight, now);
+        self.open_with(item, weight);
         if self.items.len() >= self.max_size || self.weight > max {
             return Some(self.flush());
         }
         None
     }
 
-    fn open_with(&mut self, item: T, weight: usize, now: Instant) {
+    fn open_with(&mut self, item: T, weight: usize) {
         if self.items.is_empty() {
-            self.deadline = self.deadline_from(now);
+            self.open();
         }
         self.items.push(item);
         self.weight = self.weight.saturating_add(weight);

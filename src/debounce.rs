@@ -70,6 +70,20 @@ impl<T, D> State<T, D> {
         }
     }
 
+    /// An item that does not lead: with `Edge::Leading` it is dropped; otherwise it becomes
+    /// the trailing candidate, and the one it replaces is dropped.
+    #[inline]
+    fn keep_or_drop(&mut self, item: T)
+    where
+        D: DropHook<T>,
+    {
+        if self.edge == Edge::Leading {
+            self.hook.dropped(item);
+        } else if let Some(replaced) = self.pending.replace(item) {
+            self.hook.dropped(replaced);
+        }
+    }
+
     fn start_run(&mut self, now: Instant) {
         self.run_end = self.max_wait.and_then(|d| engine::after(now, d));
     }
@@ -131,17 +145,34 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
             self.start_run(now);
             return Some(item);
         }
-        if self.edge == Edge::Leading {
-            self.hook.dropped(item);
-        } else {
-            if self.run_end.is_none() && self.max_wait.is_some() {
-                self.start_run(now);
-            }
-            if let Some(replaced) = self.pending.replace(item) {
-                self.hook.dropped(replaced);
-            }
+        if self.edge != Edge::Leading && self.run_end.is_none() && self.max_wait.is_some() {
+            self.start_run(now);
         }
+        self.keep_or_drop(item);
         None
+    }
+
+    fn room(&self, now: Instant) -> usize {
+        // While the quiet period restarted at `now` runs, an item only restarts it again at
+        // `now` and is dropped or kept: unless it leads (a `Leading` run past its `max_wait`)
+        // or starts a `max_wait` run.
+        if self.cut_at_once || self.quiet_since != Some(now) {
+            return 0;
+        }
+        let absorbs = match self.edge {
+            Edge::Leading => !matches!(self.run_end, Some(end) if now >= end),
+            Edge::Trailing | Edge::Both => self.run_end.is_some() || self.max_wait.is_none(),
+        };
+        if absorbs {
+            usize::MAX
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn absorb(&mut self, item: T) {
+        self.keep_or_drop(item);
     }
 
     fn on_idle(&mut self, why: Idle) -> Option<T> {

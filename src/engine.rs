@@ -51,6 +51,14 @@ pub(crate) enum Idle {
     BudgetSpent,
 }
 
+/// What one poll of the inner stream gave, when it was not an item absorbed in a run.
+enum Event<I, E> {
+    Item(I),
+    Error(E),
+    End,
+    Pending,
+}
+
 /// The state machine of one adapter, driven by [`Engine::poll`].
 pub(crate) trait Machine {
     /// What the machine takes from the inner stream (the `Ok` side, for `try_` adapters).
@@ -84,10 +92,25 @@ pub(crate) trait Machine {
         false
     }
 
-    /// For a lazy machine: whether the next item needs its arrival time.
-    fn needs_arrival(&self) -> bool {
-        true
+    /// For a lazy machine: whether an item was taken that needs a clock reading (a batch's
+    /// first item, whose arrival sets the deadline). The engine reads the clock for it at the
+    /// next stride, or before the call ends, whichever comes first, and hands the reading to
+    /// [`on_reading`](Machine::on_reading).
+    fn unstamped(&self) -> bool {
+        false
     }
+
+    /// How many of the next items, arriving at `now` (after `on_deadlines(now)`), the machine
+    /// can take through [`absorb`](Machine::absorb): items for which `on_item(item, now)`
+    /// would yield nothing and change nothing but what it keeps. The engine takes such a run
+    /// of items in a tight loop.
+    fn room(&self, _now: Instant) -> usize {
+        0
+    }
+
+    /// Takes an item within the room announced by [`room`](Machine::room): the same as
+    /// `on_item(item, now)`, which yields nothing there.
+    fn absorb(&mut self, item: Self::Item);
 
     /// A clock reading `now`, taken after items that were stamped with an earlier reading.
     /// Those items arrived at `now` at the latest: a machine whose deadlines must not come
@@ -220,78 +243,73 @@ impl<C: Clock> Engine<C> {
         if self.done {
             return self.finish(machine, cx);
         }
-        // A lazy machine that skipped the reading reads the clock only if its next item needs
-        // an arrival time. Within a call that need cannot come back: it ends with an output
-        // first (a batch is only opened again after one is yielded).
-        if now.is_none() && machine.needs_arrival() {
-            let reading = self.first_reading(machine);
-            if let Some(out) = machine.on_deadlines(reading) {
-                return Poll::Ready(Some(Ok(out)));
-            }
-            now = Some(reading);
-        }
         let mut have_reading = now.is_some();
         // Without a reading, the machine does not use the arrival time: any instant will do.
         let mut now = now.unwrap_or(self.epoch);
         // Between readings `now` stands still, and no machine sets a deadline that is already
         // reached at the `now` it is set (zero durations work without deadlines), so checking
-        // at every reading is checking before every poll. One countdown per item serves both
-        // the readings and the budget: it runs to the next reading, or to the end of the
-        // budget if that comes first.
+        // at every reading is checking before every poll. One countdown serves both the
+        // readings and the budget: it runs to the next reading, or to the end of the budget if
+        // that comes first.
         let mut taken = 0;
         let mut chunk = self.stride.min(BUDGET);
         let mut countdown = chunk;
         loop {
-            match stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    match split(item) {
-                        Ok(item) => {
-                            if let Some(out) = machine.on_item(item, now) {
-                                self.stamp(machine, true);
-                                return Poll::Ready(Some(Ok(out)));
+            // Items the machine can absorb without a look (a batch filling up, items dropped
+            // in an open window) are taken in a tight run; any other one goes to `on_item`.
+            let room = machine.room(now).min(countdown as usize) as u32;
+            let event = if room > 0 {
+                let mut left = room;
+                let event = loop {
+                    match stream.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(item)) => match split(item) {
+                            Ok(item) => {
+                                machine.absorb(item);
+                                left -= 1;
+                                if left == 0 {
+                                    break None;
+                                }
                             }
-                        }
-                        Err(e) => {
-                            self.stamp(machine, countdown != chunk);
-                            return Poll::Ready(Some(Err(e)));
-                        }
+                            Err(e) => break Some(Event::Error(e)),
+                        },
+                        Poll::Ready(None) => break Some(Event::End),
+                        Poll::Pending => break Some(Event::Pending),
                     }
+                };
+                countdown -= room - left;
+                event
+            } else {
+                Some(match stream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => match split(item) {
+                        Ok(item) => Event::Item(item),
+                        Err(e) => Event::Error(e),
+                    },
+                    Poll::Ready(None) => Event::End,
+                    Poll::Pending => Event::Pending,
+                })
+            };
+            match event {
+                None => {}
+                Some(Event::Item(item)) => {
                     countdown -= 1;
-                    if countdown == 0 {
-                        taken += chunk;
-                        if taken >= BUDGET {
-                            if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
-                                return Poll::Ready(Some(Ok(out)));
-                            }
-                            // Let the executor run other tasks; come back at once.
-                            self.busy = have_reading.then_some((now, chunk));
-                            self.unstamped = true;
-                            cx.waker().wake_by_ref();
-                            return Poll::Pending;
-                        }
-                        now = if have_reading {
-                            self.read_clock(now)
-                        } else {
-                            self.clock.now()
-                        };
-                        have_reading = true;
-                        machine.on_reading(now);
-                        if let Some(out) = machine.on_deadlines(now) {
-                            return Poll::Ready(Some(Ok(out)));
-                        }
-                        chunk = self.stride.min(BUDGET - taken);
-                        countdown = chunk;
+                    if let Some(out) = machine.on_item(item, now) {
+                        self.stamp(machine, true);
+                        return Poll::Ready(Some(Ok(out)));
                     }
                 }
-                Poll::Ready(None) => {
+                Some(Event::Error(e)) => {
+                    self.stamp(machine, countdown != chunk);
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Some(Event::End) => {
                     self.done = true;
                     if let Some(out) = machine.on_end() {
                         return Poll::Ready(Some(Ok(out)));
                     }
                     return self.finish(machine, cx);
                 }
-                Poll::Pending => {
-                    if countdown != chunk && !machine.lazy_clock() {
+                Some(Event::Pending) => {
+                    if countdown != chunk && (!machine.lazy_clock() || machine.unstamped()) {
                         // Items came since the last reading, and the source now pauses: a
                         // fresh reading stamps them (conservatively) before deadlines are
                         // set for the pause.
@@ -313,6 +331,45 @@ impl<C: Clock> Engine<C> {
                     };
                 }
             }
+            if countdown == 0 {
+                taken += chunk;
+                if taken >= BUDGET {
+                    if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                    if machine.lazy_clock() && machine.unstamped() {
+                        // A lazy machine's unstamped item gets its reading before the call
+                        // ends (the stride adapts to it here rather than at the next call).
+                        now = if have_reading {
+                            self.read_clock(now)
+                        } else {
+                            self.clock.now()
+                        };
+                        machine.on_reading(now);
+                        if let Some(out) = machine.on_deadlines(now) {
+                            return Poll::Ready(Some(Ok(out)));
+                        }
+                    } else {
+                        self.busy = have_reading.then_some((now, chunk));
+                        self.unstamped = true;
+                    }
+                    // Let the executor run other tasks; come back at once.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                now = if have_reading {
+                    self.read_clock(now)
+                } else {
+                    self.clock.now()
+                };
+                have_reading = true;
+                machine.on_reading(now);
+                if let Some(out) = machine.on_deadlines(now) {
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                chunk = self.stride.min(BUDGET - taken);
+                countdown = chunk;
+            }
         }
     }
 
@@ -331,13 +388,13 @@ impl<C: Clock> Engine<C> {
     }
 
     /// A call ends with an output; `taken`: items were taken since the last reading. An eager
-    /// machine gets a reading for them now (the consumer may poll again much later); a lazy
-    /// one at its next reading.
+    /// machine, or a lazy one holding an unstamped item, gets a reading for them now (the
+    /// consumer may poll again much later); any other lazy one at its next reading.
     fn stamp<M: Machine>(&mut self, machine: &mut M, taken: bool) {
         if !taken {
             return;
         }
-        if machine.lazy_clock() {
+        if machine.lazy_clock() && !machine.unstamped() {
             self.unstamped = true;
         } else {
             machine.on_reading(self.clock.now());

@@ -63,6 +63,20 @@ impl<T, D> State<T, D> {
         }
     }
 
+    /// An item arriving in the open window: with `Edge::Leading` it is dropped; otherwise it
+    /// becomes the trailing candidate, and the one it replaces is dropped.
+    #[inline]
+    fn keep_or_drop(&mut self, item: T)
+    where
+        D: DropHook<T>,
+    {
+        if self.edge == Edge::Leading {
+            self.hook.dropped(item);
+        } else if let Some(replaced) = self.pending.replace(item) {
+            self.hook.dropped(replaced);
+        }
+    }
+
     fn open_window(&mut self, now: Instant) {
         self.window = Window::Open(engine::after(now, self.period));
     }
@@ -101,12 +115,22 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
                 return Some(item);
             }
         }
-        if self.edge == Edge::Leading {
-            self.hook.dropped(item);
-        } else if let Some(replaced) = self.pending.replace(item) {
-            self.hook.dropped(replaced);
-        }
+        self.keep_or_drop(item);
         None
+    }
+
+    fn room(&self, _now: Instant) -> usize {
+        // In an open window (which `on_deadlines(now)` has left open at `now`), every item is
+        // dropped or becomes the trailing candidate.
+        match self.window {
+            Window::Open(_) => usize::MAX,
+            Window::Closed => 0,
+        }
+    }
+
+    #[inline]
+    fn absorb(&mut self, item: T) {
+        self.keep_or_drop(item);
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<T> {

@@ -46,6 +46,7 @@ fn batch_deadline_holds_on_an_always_ready_source() {
         ticking.advance(ms(1));
         i
     });
+    let start = clock.now();
     let mut d = Driver::new(source.batch(1000, ms(10)).with_clock(clock.clone()), &clock);
     // The first `run` must come back: the first batch leaves at its deadline.
     let mut s = d.stream();
@@ -55,14 +56,17 @@ fn batch_deadline_holds_on_an_always_ready_source() {
         Poll::Ready(Some(batch)) => batch,
         other => panic!("expected a batch, got {other:?}"),
     };
-    // Item 0 is polled at 0 ms, so the deadline is 10 ms; item 9 is polled at 9 ms, and the
-    // check before the next poll, at 10 ms, closes the batch.
-    assert_eq!(first, (0..10).collect::<Vec<_>>());
+    // Item 0 is received at 1 ms (the end of the poll that produced it), so the deadline is
+    // 11 ms; item 10 is received at 11 ms, and the check before the next poll, at 11 ms,
+    // closes the batch: it waited 10 ms after its first item, as 10 more items came.
+    assert_eq!(first, (0..11).collect::<Vec<_>>());
+    assert_eq!(clock.now() - start, ms(11));
     let second = match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(batch)) => batch,
         other => panic!("expected a batch, got {other:?}"),
     };
-    assert_eq!(second, (10..20).collect::<Vec<_>>());
+    assert_eq!(second, (11..22).collect::<Vec<_>>());
+    assert_eq!(clock.now() - start, ms(22));
 }
 
 #[test]
@@ -417,10 +421,11 @@ fn batch_clock_sampling_adapts_when_a_fast_source_slows_down() {
     // The first batch opened at 0 ms: it leaves late, by less than one stride of slow items.
     let (first_at, _) = batches[0];
     assert!((10..10 + 128).contains(&first_at), "{batches:?}");
-    // Then every batch holds the 10 items of its 10 ms, and leaves on time.
+    // Then every batch leaves on time: 10 ms after its first item was received (1 ms after
+    // the previous batch left), with the 10 items received meanwhile.
     for pair in batches[1..].windows(2) {
-        assert_eq!(pair[1].0 - pair[0].0, 10, "{batches:?}");
-        assert_eq!(pair[1].1, 10, "{batches:?}");
+        assert_eq!(pair[1].0 - pair[0].0, 11, "{batches:?}");
+        assert_eq!(pair[1].1, 11, "{batches:?}");
     }
 }
 
