@@ -23,7 +23,8 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 
-use crate::clock::{Clock, Timer};
+use crate::alarm::Alarm;
+use crate::clock::Clock;
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
@@ -135,7 +136,7 @@ pub(crate) trait Machine {
 #[derive(Debug)]
 pub(crate) struct Engine<C: Clock> {
     pub(crate) clock: C,
-    timer: Option<C::Timer>,
+    timer: Option<Alarm<C::Timer>>,
     /// The deadline `timer` is armed for, until it fires and that firing is consumed.
     armed: Option<Instant>,
     /// The inner stream has returned `None`; it is never polled again.
@@ -470,7 +471,7 @@ impl<C: Clock> Engine<C> {
         loop {
             match &mut self.timer {
                 None => {
-                    self.timer = Some(self.clock.timer(at));
+                    self.timer = Some(Alarm::new(self.clock.timer(at)));
                     self.armed = Some(at);
                 }
                 Some(timer) => {

@@ -8,6 +8,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alarm;
 mod batch;
 mod clock;
 mod debounce;

@@ -118,15 +118,17 @@ fn huge_max_size_allocates_for_the_items_only() {
 
 #[test]
 fn steady_batches_cost_one_allocation_each() {
-    for clock in [None, Some(ManualClock::new())] {
+    // Allocations while `items` items of a bursty source go through `batch(100, 1s)`, and the
+    // number of batches.
+    let run = |items: u64, clock: Option<ManualClock>| {
         let (batches, allocations, _) = counted(|| {
             let mut batches = 0;
-            let input = Bursty::new(100_000, 10);
+            let input = Bursty::new(items, 10);
             let check = |batch: Vec<u64>| {
                 assert!(!batch.is_empty());
                 batches += 1;
             };
-            match clock.clone() {
+            match clock {
                 None => drain(input.batch(100, Duration::from_secs(1)), check),
                 Some(clock) => drain(
                     input.batch(100, Duration::from_secs(1)).with_clock(clock),
@@ -135,8 +137,22 @@ fn steady_batches_cost_one_allocation_each() {
             }
             batches
         });
+        (batches, allocations)
+    };
+    for clock in [None, Some(ManualClock::new())] {
+        // The first run also starts what a process sets up once (futures-timer's thread).
+        run(1_000, clock.clone());
+        let (batches, allocations) = run(100_000, clock.clone());
         assert_eq!(batches, 1000);
-        // One `Vec` per batch; a few more to learn the batch size and arm the one timer.
+        let (more_batches, more_allocations) = run(200_000, clock.clone());
+        assert_eq!(more_batches, 2000);
+        // Each further batch costs exactly one allocation, its `Vec`...
+        assert_eq!(
+            more_allocations - allocations,
+            more_batches - batches,
+            "clock: {clock:?}"
+        );
+        // ...and each adapter a few more: growing its first batch, arming its one timer.
         assert!(
             allocations <= batches + 16,
             "{allocations} allocations for {batches} batches (clock: {clock:?})"

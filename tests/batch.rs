@@ -3,6 +3,7 @@
 mod support;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -441,4 +442,46 @@ fn batch_size_hint_upper_bound_counts_the_pending_batch() {
     assert_eq!(d.get().size_hint(), (1, Some(3)));
     d.run();
     assert_eq!(d.take(), vec![Item(0, vec![1, 2, 3]), End(0)]);
+}
+
+#[test]
+fn batch_deadline_wakes_the_waker_of_the_latest_poll() {
+    // The timer is armed once; a later poll with another waker (the task moved) must move the
+    // wake-up to that waker.
+    let clock = ManualClock::new();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut s = rx.batch(10, ms(100)).with_clock(clock.clone());
+    let first = Arc::new(support::WakeCounter::default());
+    let second = Arc::new(support::WakeCounter::default());
+    let (first_waker, second_waker) = (Waker::from(first.clone()), Waker::from(second.clone()));
+    tx.unbounded_send(1).unwrap();
+    assert!(s
+        .poll_next_unpin(&mut Context::from_waker(&first_waker))
+        .is_pending());
+    assert_eq!(clock.timers(), 1);
+    clock.advance(ms(50));
+    assert!(s
+        .poll_next_unpin(&mut Context::from_waker(&second_waker))
+        .is_pending());
+    clock.advance(ms(49));
+    assert_eq!((first.count(), second.count()), (0, 0));
+    clock.advance(ms(1));
+    assert_eq!((first.count(), second.count()), (0, 1));
+    assert_eq!(
+        s.poll_next_unpin(&mut Context::from_waker(&second_waker)),
+        Poll::Ready(Some(vec![1]))
+    );
+    // Re-armed for the next batch, the timer wakes the latest waker again. (The send wakes
+    // `second`, which the channel holds.)
+    tx.unbounded_send(2).unwrap();
+    assert!(s
+        .poll_next_unpin(&mut Context::from_waker(&first_waker))
+        .is_pending());
+    let before = (first.count(), second.count());
+    clock.advance(ms(100));
+    assert_eq!((first.count(), second.count()), (before.0 + 1, before.1));
+    assert_eq!(
+        s.poll_next_unpin(&mut Context::from_waker(&first_waker)),
+        Poll::Ready(Some(vec![2]))
+    );
 }
