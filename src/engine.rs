@@ -10,10 +10,15 @@
 //! - the clock is read at the start of every call and then every `stride` items, the stride
 //!   adapting to how fast items come (see `read_clock`): before every poll when items take
 //!   20 µs or more, every [`MAX_STRIDE`] items when they come faster than 160 ns;
-//! - an item's arrival time is the latest clock reading before the poll that produced it;
+//! - an item's arrival time is the latest clock reading before the poll that produced it; a
+//!   lazy machine (a batch) may instead ask for the next reading after it
+//!   ([`Machine::unstamped`]), which the engine takes before the call ends;
+//! - items the machine only keeps or drops ([`Machine::room`]) are taken in a tight loop, with
+//!   no look at the machine between them;
 //! - after [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`;
 //! - before returning `Pending`, the one timer is armed for the machine's next deadline that
-//!   will yield something (none is armed for deadlines that would yield nothing);
+//!   will yield something (none is armed for deadlines that would yield nothing); it is an
+//!   [`Alarm`], whose firing is seen without polling the timer again;
 //! - the inner stream is never polled after it returned `None`.
 
 use std::task::{Context, Poll};
