@@ -15,6 +15,14 @@
 //! Criterion reports time per iteration and, through `Throughput::Elements(N)`, items per
 //! second; the ratios that matter are between contenders of the same group in the same run.
 //!
+//! Each scenario's source is plain (`stream::iter(0..N)`, or the bursty source of
+//! `support`): the compiler sees through it, and where an adapter only drops or keeps items
+//! (a throttle's open window, a debounce's quiet period) it may reduce a run of items to
+//! little more than advancing the source. The `_opaque` groups repeat the scenarios with each
+//! item passed through [`black_box`] as it is produced, as a source the
+//! compiler cannot see through would (a channel, a socket): there every contender pays for
+//! every item.
+//!
 //! Run: `cargo bench --bench peers`
 
 use std::future::ready;
@@ -155,6 +163,14 @@ fn batch_bursty(c: &mut Criterion) {
     batch_group(c, "batch_bursty", || Bursty::new(N, 10));
 }
 
+/// (a) again, with every item passed through `black_box` as it is produced: the compiler can
+/// no longer see through the source; see the head of this file.
+fn batch_hot_opaque(c: &mut Criterion) {
+    batch_group(c, "batch_hot_opaque", || {
+        stream::iter((0..N).map(black_box::<u64>))
+    });
+}
+
 /// (c) A source that returns `Pending` (self-waking) every 1000 items, debounced by 1 s.
 ///
 /// On its end streamz yields the pending item at once; `debounced` first waits out the quiet
@@ -171,10 +187,28 @@ fn batch_bursty(c: &mut Criterion) {
 /// so about 100 000 s per iteration here. This busy driver would poll again regardless and
 /// hide that, so a number from it would be misleading.
 fn debounce_bursty(c: &mut Criterion) {
+    debounce_group(c, "debounce_bursty", |source| source);
+}
+
+/// (c) again, with every item passed through `black_box` as it is produced; see the head of
+/// this file.
+fn debounce_bursty_opaque(c: &mut Criterion) {
+    debounce_group(c, "debounce_bursty_opaque", |source| {
+        source.map(black_box::<u64>)
+    });
+}
+
+/// The debounce contenders of `debounce_bursty` and its opaque variant; `wrap` turns the
+/// bursty source into the source of the group.
+fn debounce_group<S, W>(c: &mut Criterion, name: &str, wrap: W)
+where
+    S: Stream<Item = u64> + Unpin + 'static,
+    W: Fn(Bursty) -> S + Copy,
+{
     let source = || {
         let source = Bursty::new(N, 1000);
         let drained = source.drained.clone();
-        (source, move || drained.get())
+        (wrap(source), move || drained.get())
     };
     let last = |stream: Pin<Box<dyn Stream<Item = u64>>>, drained: &dyn Fn() -> bool| {
         let mut last = None;
@@ -193,7 +227,7 @@ fn debounce_bursty(c: &mut Criterion) {
         None
     );
 
-    let mut group = configure(c, "debounce_bursty");
+    let mut group = configure(c, name);
     group.bench_function("streamz debounce(1s)", |b| {
         b.iter(|| {
             let (s, drained) = source();
@@ -227,6 +261,23 @@ fn debounce_bursty(c: &mut Criterion) {
 
 /// (d) An always-ready source throttled to one item per second: only item 0 passes.
 fn throttle_hot(c: &mut Criterion) {
+    throttle_group(c, "throttle_hot", || stream::iter(0..N));
+}
+
+/// (d) again, with every item passed through `black_box` as it is produced; see the head of
+/// this file.
+fn throttle_hot_opaque(c: &mut Criterion) {
+    throttle_group(c, "throttle_hot_opaque", || {
+        stream::iter((0..N).map(black_box::<u64>))
+    });
+}
+
+/// The throttle contenders of `throttle_hot` and its opaque variant.
+fn throttle_group<S, F>(c: &mut Criterion, name: &str, source: F)
+where
+    S: Stream<Item = u64> + Unpin + 'static,
+    F: Fn() -> S + Copy,
+{
     let ft_second = futures_time::time::Duration::from(SECOND);
     let passed = |stream: Pin<Box<dyn Stream<Item = u64>>>| {
         let mut passed = Vec::new();
@@ -239,24 +290,21 @@ fn throttle_hot(c: &mut Criterion) {
     };
 
     // Not measured: each contender lets exactly item 0 through.
-    assert_eq!(passed(Box::pin(stream::iter(0..N).throttle(SECOND))), [0]);
-    assert_eq!(
-        passed(Box::pin(stream::iter(0..N).filter(first_only()))),
-        [0]
-    );
+    assert_eq!(passed(Box::pin(source().throttle(SECOND))), [0]);
+    assert_eq!(passed(Box::pin(source().filter(first_only()))), [0]);
     assert_eq!(
         passed(Box::pin(futures_time::stream::StreamExt::throttle(
-            stream::iter(0..N),
+            source(),
             ft_second
         ))),
         [0]
     );
 
-    let mut group = configure(c, "throttle_hot");
+    let mut group = configure(c, name);
     group.bench_function("streamz throttle(1s)", |b| {
         b.iter(|| {
             let mut passed = 0;
-            drive(stream::iter(0..N).throttle(SECOND), never, |item| {
+            drive(source().throttle(SECOND), never, |item| {
                 passed += 1 + black_box(item)
             });
             passed
@@ -265,7 +313,7 @@ fn throttle_hot(c: &mut Criterion) {
     group.bench_function("limit: filter passing the first item", |b| {
         b.iter(|| {
             let mut passed = 0;
-            drive(stream::iter(0..N).filter(first_only()), never, |item| {
+            drive(source().filter(first_only()), never, |item| {
                 passed += 1 + black_box(item)
             });
             passed
@@ -275,7 +323,7 @@ fn throttle_hot(c: &mut Criterion) {
         b.iter(|| {
             let mut passed = 0;
             drive(
-                futures_time::stream::StreamExt::throttle(stream::iter(0..N), ft_second),
+                futures_time::stream::StreamExt::throttle(source(), ft_second),
                 never,
                 |item| passed += 1 + black_box(item),
             );
@@ -290,6 +338,9 @@ criterion_group!(
     batch_hot,
     batch_bursty,
     debounce_bursty,
-    throttle_hot
+    throttle_hot,
+    batch_hot_opaque,
+    debounce_bursty_opaque,
+    throttle_hot_opaque
 );
 criterion_main!(benches);

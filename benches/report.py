@@ -11,7 +11,8 @@ import sys
 root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
 N = 100_000  # items per iteration, as in benches/peers.rs
 
-groups = ["batch_hot", "batch_bursty", "debounce_bursty", "throttle_hot"]
+groups = ["batch_hot", "batch_bursty", "debounce_bursty", "throttle_hot",
+          "batch_hot_opaque", "debounce_bursty_opaque", "throttle_hot_opaque"]
 for group in groups:
     path = os.path.join(root, group)
     if not os.path.isdir(path):

@@ -7,9 +7,10 @@
 //! - **timer first**: before every poll of the inner stream, every deadline reached at the
 //!   latest clock reading is acted on, so a deadline holds even when the inner stream is always
 //!   ready;
-//! - the clock is read at the start of every call and then every `stride` items, the stride
+//! - the clock is read at the start of every call (unless a lazy machine's timer shows that
+//!   nothing is due, see [`Machine::lazy_clock`]) and then every `stride` items, the stride
 //!   adapting to how fast items come (see `read_clock`): before every poll when items take
-//!   20 µs or more, every [`MAX_STRIDE`] items when they come faster than 160 ns;
+//!   5 µs or more, every [`MAX_STRIDE`] items when they come faster than 40 ns;
 //! - an item's arrival time is the latest clock reading before the poll that produced it; a
 //!   lazy machine (a batch) may instead ask for the next reading after it
 //!   ([`Machine::unstamped`]), which the engine takes before the call ends;
@@ -40,7 +41,7 @@ pub(crate) const MAX_STRIDE: u32 = 128;
 
 /// The time a stride of items should take: while items come faster than this in total, the
 /// clock is read every [`MAX_STRIDE`] items at most; while they come slower, before every poll.
-const STRIDE_TIME_NS: u64 = 20_000;
+const STRIDE_TIME_NS: u64 = 5_000;
 
 /// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
 #[inline]
@@ -92,8 +93,9 @@ pub(crate) trait Machine {
     fn wake_at(&self) -> Option<Instant>;
 
     /// Whether the machine can do without a clock reading at the start of a call: its only
-    /// deadline is `wake_at` (which the timer watches), and `on_item` uses its arrival time
-    /// only when that item opens a deadline (the engine then reads the clock for it).
+    /// deadline is `wake_at` (which the timer watches), and `on_item` ignores its arrival
+    /// time (an item that opens a deadline is [`unstamped`](Machine::unstamped) until the
+    /// next reading).
     fn lazy_clock(&self) -> bool {
         false
     }
@@ -237,7 +239,9 @@ impl<C: Clock> Engine<C> {
                     }
                 }
             }
-            None if machine.lazy_clock() => {}
+            // (An unstamped item at the start of a call means the previous one ended in a
+            // panic: the reading it missed is taken now.)
+            None if machine.lazy_clock() && !machine.unstamped() => {}
             _ => {
                 let reading = self.first_reading(machine);
                 if let Some(out) = machine.on_deadlines(reading) {
@@ -315,7 +319,7 @@ impl<C: Clock> Engine<C> {
                     return self.finish(machine, cx);
                 }
                 Some(Event::Pending) => {
-                    if countdown != chunk && (!machine.lazy_clock() || machine.unstamped()) {
+                    if machine.unstamped() || (countdown != chunk && !machine.lazy_clock()) {
                         // Items came since the last reading, and the source now pauses: a
                         // fresh reading stamps them (conservatively) before deadlines are
                         // set for the pause.
@@ -430,8 +434,8 @@ impl<C: Clock> Engine<C> {
     }
 
     /// Sets the stride so that a stride of items takes about `STRIDE_TIME_NS`, given that
-    /// `items` took `elapsed`: items that take 20 µs or more each get a reading before every
-    /// poll; items faster than 160 ns get one every `MAX_STRIDE`.
+    /// `items` took `elapsed`: items that take 5 µs or more each get a reading before every
+    /// poll; items faster than 40 ns get one every `MAX_STRIDE`.
     fn adapt(&mut self, elapsed: Duration, items: u32) {
         let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let per_item = elapsed / u64::from(items.max(1));

@@ -16,8 +16,8 @@ pub trait StreamzExt: Stream {
     /// Groups items into batches of at most `max_size` items, each yielded no later than
     /// `max_latency` after its first item arrived.
     ///
-    /// A batch opens when its first item arrives; its deadline is that arrival time plus
-    /// `max_latency`. The pending batch is yielded, as a `Vec` in arrival order, when (whichever
+    /// A batch opens when its first item arrives; its deadline is that arrival time (the clock
+    /// reading that follows the item's receipt) plus `max_latency`. The pending batch is yielded, as a `Vec` in arrival order, when (whichever
     /// comes first):
     ///
     /// 1. it holds `max_size` items — at once;

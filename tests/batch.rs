@@ -485,3 +485,67 @@ fn batch_deadline_wakes_the_waker_of_the_latest_poll() {
         Poll::Ready(Some(vec![2]))
     );
 }
+
+/// How late each of the first `batches` batches of `batch(usize::MAX, latency)` leaves, in ns:
+/// its emission minus (the start of the poll that produced its first item, plus `latency`),
+/// on a busy source whose item `i` costs `cost(i)` of virtual time inside its poll.
+fn lateness(
+    cost: impl Fn(u64) -> Duration + 'static,
+    latency: Duration,
+    batches: usize,
+) -> Vec<i128> {
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let starts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = starts.clone();
+    let source = stream::iter(0u64..).map(move |i| {
+        log.borrow_mut().push(ticking.now());
+        ticking.advance(cost(i));
+        i
+    });
+    let mut s = Box::pin(source.batch(usize::MAX, latency).with_clock(clock.clone()));
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut late = Vec::new();
+    while late.len() < batches {
+        if let Poll::Ready(Some(batch)) = s.as_mut().poll_next(&mut cx) {
+            let opened = starts.borrow()[batch[0] as usize];
+            late.push((clock.now() - opened).as_nanos() as i128 - latency.as_nanos() as i128);
+        }
+    }
+    late
+}
+
+#[test]
+fn batch_lateness_on_a_steady_busy_source_is_two_strides_at_most() {
+    // The deadline counts from the first clock reading after the batch's first item, and is
+    // checked at readings: each is at most one stride (about 5 µs of items) away, or one
+    // item when items are slower than that.
+    for cost in [10, 100, 1_000, 1_900, 5_000, 20_000, 1_000_000] {
+        let late = lateness(move |_| Duration::from_nanos(cost), ms(1), 8);
+        // Once the stride has adapted (the first batch learns the pace):
+        for &ns in &late[2..] {
+            assert!(ns >= 0, "{cost} ns per item: a batch left {} ns early", -ns);
+            assert!(
+                ns <= 10_000.max(cost.into()),
+                "{cost} ns per item: a batch left {ns} ns late ({late:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_lateness_when_a_fast_source_turns_slow_is_one_stride_of_slow_items() {
+    // One free item, then 127 items of 1 ms, over and over: each time the source turns slow,
+    // up to 127 of its slow items pass before a reading shows it (the documented departure).
+    let late = lateness(
+        |i| if i % 128 == 0 { Duration::ZERO } else { ms(1) },
+        ms(10),
+        60,
+    );
+    assert!(late.iter().all(|&ns| ns >= 0), "{late:?}");
+    assert!(late.iter().all(|&ns| ns <= 128 * 1_000_000), "{late:?}");
+    // Most batches are late by one slow item at most.
+    let on_time = late.iter().filter(|&&ns| ns <= 1_000_000).count();
+    assert!(on_time >= 50, "{late:?}");
+}

@@ -166,6 +166,41 @@ fn panicking_source_leaves_the_adapter_sound() {
 }
 
 #[test]
+fn batch_opened_before_a_source_panic_still_leaves_at_its_deadline() {
+    // a, b, c fill a batch; the next call takes d (opening a batch, whose deadline waits for
+    // a clock reading) and then the source panics; from then on the source is quiet. The
+    // next call must set d's deadline and arm the timer for it.
+    let mut polls = 0;
+    let input = stream::poll_fn(move |_cx| {
+        polls += 1;
+        match polls {
+            1..=4 => Poll::Ready(Some(polls)),
+            5 => panic!("source failure"),
+            _ => Poll::Pending,
+        }
+    });
+    let clock = ManualClock::new();
+    let mut s = Box::pin(input.batch(3, ms(100)).with_clock(clock.clone()));
+    let wakes = Arc::new(support::WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(
+        s.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(vec![1, 2, 3]))
+    );
+    let result = catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(&mut cx)));
+    assert!(result.is_err(), "the panic reaches the caller");
+    clock.advance(ms(10));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    assert_eq!(clock.timers(), 1, "a timer watches the batch of d");
+    clock.advance(ms(99));
+    assert_eq!(wakes.count(), 0);
+    clock.advance(ms(1));
+    assert_eq!(wakes.count(), 1);
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(vec![4])));
+}
+
+#[test]
 fn lying_size_hints_neither_panic_nor_overflow() {
     struct Liar(u8, (usize, Option<usize>));
     impl Stream for Liar {
