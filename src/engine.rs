@@ -438,7 +438,13 @@ impl<C: Clock> Engine<C> {
     /// poll; items faster than 40 ns get one every `MAX_STRIDE`.
     fn adapt(&mut self, elapsed: Duration, items: u32) {
         let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let per_item = elapsed / u64::from(items.max(1));
+        let items = u64::from(items.max(1));
+        // The usual case on a hot source, without a division.
+        if elapsed.saturating_mul(u64::from(MAX_STRIDE)) < STRIDE_TIME_NS.saturating_mul(items) {
+            self.stride = MAX_STRIDE;
+            return;
+        }
+        let per_item = elapsed / items;
         self.stride = match STRIDE_TIME_NS.checked_div(per_item) {
             Some(stride) => stride.clamp(1, u64::from(MAX_STRIDE)) as u32,
             None => MAX_STRIDE,
