@@ -59,11 +59,57 @@ pub(crate) enum Idle {
 }
 
 /// What one poll of the inner stream gave, when it was not an item absorbed in a run.
-enum Event<I, E> {
+pub(crate) enum Event<I, E> {
     Item(I),
     Error(E),
     End,
     Pending,
+}
+
+/// The loop of a run of absorbed items: it polls the inner stream and hands each item to
+/// `absorb`, until the room is used up or the inner stream gives anything but an item.
+pub(crate) trait Run<I> {
+    /// The items left of the room, and what stopped the run early, if anything.
+    type Out;
+
+    fn run(self, absorb: impl FnMut(I)) -> Self::Out;
+}
+
+/// The engine's [`Run`].
+struct Runner<'a, 'b, S, F> {
+    stream: Pin<&'a mut S>,
+    cx: &'a mut Context<'b>,
+    split: &'a F,
+    left: u32,
+}
+
+impl<S, F, I, E> Run<I> for Runner<'_, '_, S, F>
+where
+    S: Stream,
+    F: Fn(S::Item) -> Result<I, E>,
+{
+    type Out = (u32, Option<Event<I, E>>);
+
+    #[inline]
+    fn run(mut self, mut absorb: impl FnMut(I)) -> Self::Out {
+        let event = loop {
+            match self.stream.as_mut().poll_next(self.cx) {
+                Poll::Ready(Some(item)) => match (self.split)(item) {
+                    Ok(item) => {
+                        absorb(item);
+                        self.left -= 1;
+                        if self.left == 0 {
+                            break None;
+                        }
+                    }
+                    Err(e) => break Some(Event::Error(e)),
+                },
+                Poll::Ready(None) => break Some(Event::End),
+                Poll::Pending => break Some(Event::Pending),
+            }
+        };
+        (self.left, event)
+    }
 }
 
 /// The state machine of one adapter, driven by [`Engine::poll`].
@@ -119,6 +165,13 @@ pub(crate) trait Machine {
     /// Takes an item within the room announced by [`room`](Machine::room): the same as
     /// `on_item(item, now)`, which yields nothing there.
     fn absorb(&mut self, item: Self::Item);
+
+    /// Drives `run`, which polls the items of a run, with [`absorb`](Machine::absorb); a
+    /// machine may hand it a faster step of its own that does the same.
+    #[inline]
+    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out {
+        run.run(|item| self.absorb(item))
+    }
 
     /// A clock reading `now`, taken after items that were stamped with an earlier reading.
     /// Those items arrived at `now` at the latest: a machine whose deadlines must not come
@@ -269,23 +322,12 @@ impl<C: Clock> Engine<C> {
             // in an open window) are taken in a tight run; any other one goes to `on_item`.
             let room = machine.room(now).min(countdown as usize) as u32;
             let event = if room > 0 {
-                let mut left = room;
-                let event = loop {
-                    match stream.as_mut().poll_next(cx) {
-                        Poll::Ready(Some(item)) => match split(item) {
-                            Ok(item) => {
-                                machine.absorb(item);
-                                left -= 1;
-                                if left == 0 {
-                                    break None;
-                                }
-                            }
-                            Err(e) => break Some(Event::Error(e)),
-                        },
-                        Poll::Ready(None) => break Some(Event::End),
-                        Poll::Pending => break Some(Event::Pending),
-                    }
-                };
+                let (left, event) = machine.absorb_run(Runner {
+                    stream: stream.as_mut(),
+                    cx,
+                    split: &split,
+                    left: room,
+                });
                 countdown -= room - left;
                 event
             } else {

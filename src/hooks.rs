@@ -98,3 +98,34 @@ impl<T, F: FnMut(T)> DropHook<T> for OnDrop<F> {
         (self.0)(item)
     }
 }
+
+/// Drives `run` for items that each replace the latest one kept in `slot` (a trailing
+/// candidate), handing every replaced item to `hook`, in order. While the run lasts, the latest
+/// item is held in a local rather than in `slot` (which the compiler must otherwise write on
+/// every item); it is put back when the run ends, even by a panic.
+#[inline]
+pub(crate) fn keep_latest<T, D, R>(slot: &mut Option<T>, hook: &mut D, run: R) -> R::Out
+where
+    D: DropHook<T>,
+    R: crate::engine::Run<T>,
+{
+    /// Puts the latest item back into its slot when dropped.
+    struct Held<'a, T> {
+        slot: &'a mut Option<T>,
+        latest: Option<T>,
+    }
+
+    impl<T> Drop for Held<'_, T> {
+        fn drop(&mut self) {
+            *self.slot = self.latest.take();
+        }
+    }
+
+    let latest = slot.take();
+    let mut held = Held { slot, latest };
+    run.run(|item| {
+        if let Some(replaced) = held.latest.replace(item) {
+            hook.dropped(replaced);
+        }
+    })
+}

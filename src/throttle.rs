@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::edge::Edge;
-use crate::engine::{self, Idle, Machine};
-use crate::hooks::{Discard, DropHook};
+use crate::engine::{self, Idle, Machine, Run};
+use crate::hooks::{self, Discard, DropHook};
 use crate::macros::{adapter, edge_and_drop_builders};
 
 adapter! {
@@ -131,6 +131,17 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
     #[inline]
     fn absorb(&mut self, item: T) {
         self.keep_or_drop(item);
+    }
+
+    #[inline]
+    fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
+        // `keep_or_drop`, with the edge looked at once per run.
+        if self.edge == Edge::Leading {
+            let hook = &mut self.hook;
+            run.run(|item| hook.dropped(item))
+        } else {
+            hooks::keep_latest(&mut self.pending, &mut self.hook, run)
+        }
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<T> {
