@@ -201,6 +201,37 @@ fn batch_opened_before_a_source_panic_still_leaves_at_its_deadline() {
 }
 
 #[test]
+fn debounce_keeps_its_pending_item_through_a_source_panic() {
+    // 1, 2, 3 come in one call (2 and 3 in a run, with the latest held aside), then the
+    // source panics; the latest item must still be pending afterwards, and leave at the end.
+    let mut polls = 0;
+    let input = stream::poll_fn(move |_cx| {
+        polls += 1;
+        match polls {
+            1..=3 => Poll::Ready(Some(polls)),
+            4 => panic!("source failure"),
+            _ => Poll::Ready(None),
+        }
+    });
+    let dropped = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = dropped.clone();
+    let clock = ManualClock::new();
+    let mut s = Box::pin(
+        input
+            .debounce(ms(100))
+            .on_drop(move |item| log.lock().unwrap().push(item))
+            .with_clock(clock),
+    );
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let result = catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(&mut cx)));
+    assert!(result.is_err(), "the panic reaches the caller");
+    assert_eq!(*dropped.lock().unwrap(), [1, 2]);
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(3)));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(None));
+}
+
+#[test]
 fn lying_size_hints_neither_panic_nor_overflow() {
     struct Liar(u8, (usize, Option<usize>));
     impl Stream for Liar {
