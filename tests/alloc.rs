@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
 use streamz::{ManualClock, StreamzExt};
+use support::Bursty;
 
 struct Counting;
 
@@ -63,42 +64,6 @@ fn drain<S: Stream + Unpin>(mut s: S, mut each: impl FnMut(S::Item)) {
             Poll::Ready(None) => return,
             Poll::Pending => {}
         }
-    }
-}
-
-/// Always ready but for a `Pending` (with a self-wake) every `every` items.
-struct Bursty {
-    next: u64,
-    end: u64,
-    every: u64,
-    paused: bool,
-}
-
-impl Bursty {
-    fn new(end: u64, every: u64) -> Self {
-        Bursty {
-            next: 0,
-            end,
-            every,
-            paused: false,
-        }
-    }
-}
-
-impl Stream for Bursty {
-    type Item = u64;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
-        if self.next == self.end {
-            return Poll::Ready(None);
-        }
-        if self.next % self.every == 0 && !self.paused {
-            self.paused = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        self.paused = false;
-        self.next += 1;
-        Poll::Ready(Some(self.next - 1))
     }
 }
 
