@@ -213,6 +213,9 @@ pub(crate) struct Engine<C: Clock> {
     /// A reading taken when the engine was made: what a lazy machine is handed for an item
     /// whose arrival time it does not use.
     epoch: Instant,
+    /// A call is under way: still set at the start of the next one, it tells that the last
+    /// one panicked.
+    polling: bool,
 }
 
 impl<C: Clock> Engine<C> {
@@ -226,6 +229,7 @@ impl<C: Clock> Engine<C> {
             stride: 1,
             busy: None,
             unstamped: false,
+            polling: false,
         }
     }
 
@@ -240,6 +244,7 @@ impl<C: Clock> Engine<C> {
             stride: 1,
             busy: None,
             unstamped: false,
+            polling: false,
         }
     }
 
@@ -262,7 +267,31 @@ impl<C: Clock> Engine<C> {
     ///
     /// `split` turns an inner item into a machine item, or into an error that is yielded at
     /// once and touches nothing else (the `try_` adapters).
+    #[inline]
     pub(crate) fn poll<S, M, E>(
+        &mut self,
+        stream: Pin<&mut S>,
+        machine: &mut M,
+        cx: &mut Context<'_>,
+        split: impl Fn(S::Item) -> Result<M::Item, E>,
+    ) -> Poll<Option<Result<M::Output, E>>>
+    where
+        S: Stream,
+        M: Machine,
+    {
+        if std::mem::replace(&mut self.polling, true) {
+            // The previous call never returned: the inner stream (or a hook) panicked, maybe
+            // after items that the call would have stamped with a reading before returning.
+            // The next reading stamps them.
+            self.unstamped = true;
+        }
+        let out = self.poll_items(stream, machine, cx, split);
+        self.polling = false;
+        out
+    }
+
+    /// [`poll`](Engine::poll), but for noting that a call is under way.
+    fn poll_items<S, M, E>(
         &mut self,
         mut stream: Pin<&mut S>,
         machine: &mut M,

@@ -521,7 +521,7 @@ fn batch_lateness_on_a_steady_busy_source_is_two_strides_at_most() {
     // The deadline counts from the first clock reading after the batch's first item, and is
     // checked at readings: each is at most one stride (about 5 µs of items) away, or one
     // item when items are slower than that.
-    for cost in [10, 100, 1_000, 1_900, 5_000, 20_000, 1_000_000] {
+    for cost in [10, 50, 80, 100, 1_000, 1_900, 5_000, 20_000, 1_000_000] {
         let late = lateness(move |_| Duration::from_nanos(cost), ms(1), 8);
         // Once the stride has adapted (the first batch learns the pace):
         for &ns in &late[2..] {

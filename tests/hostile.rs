@@ -231,6 +231,151 @@ fn debounce_keeps_its_pending_item_through_a_source_panic() {
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(None));
 }
 
+/// A `try_batch` source: 1, 2, 3 (a full batch; the stride grows), 4, a pause (the deadline of
+/// [4] is armed), then, once [4] has left at its deadline, 5 (opening a batch whose deadline
+/// waits for a reading) and a panic; after that, `after(poll)`.
+fn panicking_after_a_deadline(
+    after: impl Fn(u32) -> Poll<Option<Result<i32, &'static str>>>,
+) -> impl Stream<Item = Result<i32, &'static str>> {
+    let mut polls = 0u32;
+    stream::poll_fn(move |_cx| {
+        polls += 1;
+        match polls {
+            1..=4 => Poll::Ready(Some(Ok(polls as i32))),
+            5 => Poll::Pending,
+            6 => Poll::Ready(Some(Ok(5))),
+            7 => panic!("source failure"),
+            n => after(n),
+        }
+    })
+}
+
+/// Drives `panicking_after_a_deadline` through `try_batch(3, 100ms)` up to its panic.
+fn up_to_the_panic<S: Stream<Item = Result<Vec<i32>, &'static str>>>(
+    mut s: Pin<&mut S>,
+    clock: &ManualClock,
+    cx: &mut Context<'_>,
+) {
+    assert_eq!(
+        s.as_mut().poll_next(cx),
+        Poll::Ready(Some(Ok(vec![1, 2, 3])))
+    );
+    assert_eq!(s.as_mut().poll_next(cx), Poll::Pending);
+    clock.advance(ms(100));
+    assert_eq!(s.as_mut().poll_next(cx), Poll::Ready(Some(Ok(vec![4]))));
+    let result = catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(cx)));
+    assert!(result.is_err(), "the panic reaches the caller");
+}
+
+#[test]
+fn batch_opened_before_a_panic_leaves_even_if_only_errors_follow() {
+    let clock = ManualClock::new();
+    let mut s = Box::pin(
+        panicking_after_a_deadline(|_| Poll::Ready(Some(Err("e"))))
+            .try_batch(3, ms(100))
+            .with_clock(clock.clone()),
+    );
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    up_to_the_panic(s.as_mut(), &clock, &mut cx);
+    // The next call (50 ms after the panic) stamps [5]: it leaves 100 ms later, between the
+    // errors, which never stop coming.
+    let mut out = Vec::new();
+    for _ in 0..4 {
+        clock.advance(ms(50));
+        out.push(s.as_mut().poll_next(&mut cx));
+    }
+    assert_eq!(
+        out,
+        [
+            Poll::Ready(Some(Err("e"))),
+            Poll::Ready(Some(Err("e"))),
+            Poll::Ready(Some(Ok(vec![5]))),
+            Poll::Ready(Some(Err("e"))),
+        ]
+    );
+}
+
+#[test]
+fn batch_opened_before_a_panic_counts_its_deadline_from_the_next_call() {
+    let clock = ManualClock::new();
+    let mut s = Box::pin(
+        panicking_after_a_deadline(|n| {
+            if n == 8 {
+                Poll::Ready(Some(Err("e")))
+            } else {
+                Poll::Pending
+            }
+        })
+        .try_batch(3, ms(100))
+        .with_clock(clock.clone()),
+    );
+    let wakes = Arc::new(WakeCounter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    up_to_the_panic(s.as_mut(), &clock, &mut cx);
+    // The next call comes 10 ms later and yields an error: [5]'s deadline is 100 ms after it.
+    clock.advance(ms(10));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(Err("e"))));
+    clock.advance(ms(50));
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
+    let before = wakes.count();
+    clock.advance(ms(49));
+    assert_eq!(wakes.count(), before);
+    clock.advance(ms(1));
+    assert_eq!(wakes.count(), before + 1);
+    assert_eq!(
+        s.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(Ok(vec![5])))
+    );
+}
+
+#[test]
+fn debounce_quiet_period_does_not_end_early_after_a_source_panic() {
+    // Items 3..=80 come in one run while the source moves the clock 2 ms each (to 156 ms);
+    // then the source pauses, or panics. Either way item 80 arrived at 156 ms at the latest
+    // reading, so it may not leave before 256 ms.
+    for panics in [false, true] {
+        let clock = ManualClock::new();
+        let ticking = clock.clone();
+        let mut polls = 0;
+        let input = stream::poll_fn(move |_cx| {
+            polls += 1;
+            match polls {
+                1..=2 => Poll::Ready(Some(polls)),
+                3..=80 => {
+                    ticking.advance(ms(2));
+                    Poll::Ready(Some(polls))
+                }
+                81 if panics => panic!("source failure"),
+                _ => Poll::Pending,
+            }
+        });
+        let mut s = Box::pin(input.debounce(ms(100)).with_clock(clock.clone()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let first = catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(&mut cx)));
+        assert_eq!(first.is_err(), panics);
+        assert_eq!(
+            s.as_mut().poll_next(&mut cx),
+            Poll::Pending,
+            "panics: {panics}"
+        );
+        clock.advance(ms(99));
+        assert_eq!(
+            s.as_mut().poll_next(&mut cx),
+            Poll::Pending,
+            "panics: {panics}"
+        );
+        clock.advance(ms(1));
+        assert_eq!(
+            s.as_mut().poll_next(&mut cx),
+            Poll::Ready(Some(80)),
+            "panics: {panics}"
+        );
+    }
+}
+
 #[test]
 fn lying_size_hints_neither_panic_nor_overflow() {
     struct Liar(u8, (usize, Option<usize>));
