@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{self, Engine, Idle, Machine};
+use crate::engine::{self, Engine, Idle, Machine, Run};
 use crate::hooks::{Unweighted, Weigh, Weighted};
 use crate::macros::adapter;
 
@@ -157,8 +157,9 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
     }
 
     #[inline]
-    fn absorb(&mut self, item: T) {
-        self.items.push(item);
+    fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
+        let items = &mut self.items;
+        run.run(|item| items.push(item))
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<Vec<T>> {

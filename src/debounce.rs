@@ -171,11 +171,6 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
     }
 
     #[inline]
-    fn absorb(&mut self, item: T) {
-        self.keep_or_drop(item);
-    }
-
-    #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
         // `keep_or_drop`, with the edge looked at once per run.
         if self.edge == Edge::Leading {

@@ -155,23 +155,16 @@ pub(crate) trait Machine {
     }
 
     /// How many of the next items, arriving at `now` (after `on_deadlines(now)`), the machine
-    /// can take through [`absorb`](Machine::absorb): items for which `on_item(item, now)`
-    /// would yield nothing and change nothing but what it keeps. The engine takes such a run
-    /// of items in a tight loop.
+    /// can take through [`absorb_run`](Machine::absorb_run): items for which
+    /// `on_item(item, now)` would yield nothing and change nothing but what it keeps. The
+    /// engine takes such a run of items in a tight loop.
     fn room(&self, _now: Instant) -> usize {
         0
     }
 
-    /// Takes an item within the room announced by [`room`](Machine::room): the same as
-    /// `on_item(item, now)`, which yields nothing there.
-    fn absorb(&mut self, item: Self::Item);
-
-    /// Drives `run`, which polls the items of a run, with [`absorb`](Machine::absorb); a
-    /// machine may hand it a faster step of its own that does the same.
-    #[inline]
-    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out {
-        run.run(|item| self.absorb(item))
-    }
+    /// Drives `run`, which polls the items of a run (within the room), with a step that does
+    /// for each item what `on_item(item, now)` would, which yields nothing there.
+    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
 
     /// A clock reading `now`, taken after items that were stamped with an earlier reading.
     /// Those items arrived at `now` at the latest: a machine whose deadlines must not come
@@ -290,7 +283,7 @@ impl<C: Clock> Engine<C> {
         out
     }
 
-    /// [`poll`](Engine::poll), but for noting that a call is under way.
+    /// The body of [`poll`](Engine::poll), which notes around it that a call is under way.
     fn poll_items<S, M, E>(
         &mut self,
         mut stream: Pin<&mut S>,
