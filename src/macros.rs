@@ -35,8 +35,8 @@ pub(crate) use inner_accessors;
 
 /// Defines an adapter pair: the plain `$Plain` over any stream, the `$Try` over a stream of
 /// `Result`s (errors pass through at once), both driven by the machine `$State` on an
-/// [`Engine`](crate::engine::Engine), with everything they have in common: the structs, `Stream`, `FusedStream`,
-/// `Debug`, the accessors and `with_clock`. `output |T| Out` names the machine's output for
+/// [`Engine`](crate::engine::Engine), with everything they have in common: the structs,
+/// `Stream`, `FusedStream`, `Debug`, the accessors and `with_clock`. `output |T| Out` names the machine's output for
 /// an item type `T`; `hook X: Trait = Default` is the adapter's third type parameter (a batch's
 /// weigher, a throttle's or debounce's drop hook), held by the machine.
 macro_rules! adapter {
