@@ -70,20 +70,6 @@ impl<T, D> State<T, D> {
         }
     }
 
-    /// An item that does not lead: with `Edge::Leading` it is dropped; otherwise it becomes
-    /// the trailing candidate, and the one it replaces is dropped.
-    #[inline]
-    fn keep_or_drop(&mut self, item: T)
-    where
-        D: DropHook<T>,
-    {
-        if self.edge == Edge::Leading {
-            self.hook.dropped(item);
-        } else if let Some(replaced) = self.pending.replace(item) {
-            self.hook.dropped(replaced);
-        }
-    }
-
     fn start_run(&mut self, now: Instant) {
         self.run_end = self.max_wait.and_then(|d| engine::after(now, d));
     }
@@ -148,7 +134,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         if self.edge != Edge::Leading && self.run_end.is_none() && self.max_wait.is_some() {
             self.start_run(now);
         }
-        self.keep_or_drop(item);
+        hooks::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
         None
     }
 
@@ -172,13 +158,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
-        // `keep_or_drop`, with the edge looked at once per run.
-        if self.edge == Edge::Leading {
-            let hook = &mut self.hook;
-            run.run(|item| hook.dropped(item))
-        } else {
-            hooks::keep_latest(&mut self.pending, &mut self.hook, run)
-        }
+        hooks::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 
     fn on_idle(&mut self, why: Idle) -> Option<T> {

@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+use crate::edge::Edge;
+use crate::engine::Run;
+
 /// How a batch weighs its items. Implemented by [`Unweighted`] (the default) and
 /// [`Weighted`], made by [`Batch::max_weight`](crate::Batch::max_weight).
 pub trait Weigh<T> {
@@ -99,15 +102,37 @@ impl<T, F: FnMut(T)> DropHook<T> for OnDrop<F> {
     }
 }
 
-/// Drives `run` for items that each replace the latest one kept in `slot` (a trailing
-/// candidate), handing every replaced item to `hook`, in order. While the run lasts, the latest
-/// item is held in a local rather than in `slot` (which the compiler must otherwise write on
-/// every item); it is put back when the run ends, even by a panic.
+/// An item that a throttle or a debounce neither yields nor leads with: with `Edge::Leading`
+/// it is dropped; otherwise it becomes the trailing candidate in `slot`, and the one it
+/// replaces is dropped.
 #[inline]
-pub(crate) fn keep_latest<T, D, R>(slot: &mut Option<T>, hook: &mut D, run: R) -> R::Out
+pub(crate) fn keep_or_drop<T, D: DropHook<T>>(
+    edge: Edge,
+    slot: &mut Option<T>,
+    hook: &mut D,
+    item: T,
+) {
+    if edge == Edge::Leading {
+        hook.dropped(item);
+    } else if let Some(replaced) = slot.replace(item) {
+        hook.dropped(replaced);
+    }
+}
+
+/// Drives `run` with [`keep_or_drop`], the edge looked at once per run. For a trailing
+/// candidate, the latest item is held in a local while the run lasts rather than in `slot`
+/// (which the compiler must otherwise write on every item); it is put back when the run ends,
+/// even by a panic.
+#[inline]
+pub(crate) fn keep_or_drop_run<T, D, R>(
+    edge: Edge,
+    slot: &mut Option<T>,
+    hook: &mut D,
+    run: R,
+) -> R::Out
 where
     D: DropHook<T>,
-    R: crate::engine::Run<T>,
+    R: Run<T>,
 {
     /// Puts the latest item back into its slot when dropped.
     struct Held<'a, T> {
@@ -121,6 +146,9 @@ where
         }
     }
 
+    if edge == Edge::Leading {
+        return run.run(|item| hook.dropped(item));
+    }
     let latest = slot.take();
     let mut held = Held { slot, latest };
     run.run(|item| {

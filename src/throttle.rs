@@ -63,20 +63,6 @@ impl<T, D> State<T, D> {
         }
     }
 
-    /// An item arriving in the open window: with `Edge::Leading` it is dropped; otherwise it
-    /// becomes the trailing candidate, and the one it replaces is dropped.
-    #[inline]
-    fn keep_or_drop(&mut self, item: T)
-    where
-        D: DropHook<T>,
-    {
-        if self.edge == Edge::Leading {
-            self.hook.dropped(item);
-        } else if let Some(replaced) = self.pending.replace(item) {
-            self.hook.dropped(replaced);
-        }
-    }
-
     fn open_window(&mut self, now: Instant) {
         self.window = Window::Open(engine::after(now, self.period));
     }
@@ -115,7 +101,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
                 return Some(item);
             }
         }
-        self.keep_or_drop(item);
+        hooks::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
         None
     }
 
@@ -130,13 +116,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
-        // `keep_or_drop`, with the edge looked at once per run.
-        if self.edge == Edge::Leading {
-            let hook = &mut self.hook;
-            run.run(|item| hook.dropped(item))
-        } else {
-            hooks::keep_latest(&mut self.pending, &mut self.hook, run)
-        }
+        hooks::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<T> {
