@@ -12,38 +12,17 @@
 
 use std::future::ready;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, StreamExt};
 use streamz::StreamzExt;
-use support::Bursty;
+use support::{drive, never, Bursty};
 
 mod support;
 
 /// Items per iteration, as in `peers`.
 const N: u64 = 100_000;
 const SECOND: Duration = Duration::from_secs(1);
-
-/// Polls to the end (or to a `Pending` once `drained()`), handing every item to `sink`.
-fn drive<S: Stream>(stream: S, drained: impl Fn() -> bool, mut sink: impl FnMut(S::Item)) {
-    let mut stream = pin!(stream);
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => sink(item),
-            Poll::Ready(None) => return,
-            Poll::Pending if drained() => return,
-            Poll::Pending => {}
-        }
-    }
-}
-
-fn never() -> bool {
-    false
-}
 
 fn count_batched<S: Stream<Item = Vec<u64>>>(s: S) -> u64 {
     let mut n = 0;

@@ -27,15 +27,13 @@
 
 use std::future::ready;
 use std::hint::black_box;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::pin::Pin;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use futures::stream::{self, Stream, StreamExt};
-use futures::task::noop_waker;
 use streamz::StreamzExt;
-use support::Bursty;
+use support::{drive, never, Bursty};
 
 mod support;
 
@@ -45,28 +43,6 @@ const N: u64 = 100_000;
 const BATCH: usize = 100;
 /// Every timed adapter's period: long enough never to fire during an iteration.
 const SECOND: Duration = Duration::from_secs(1);
-
-/// Polls `stream` to its end with a no-op waker, polling again at once on `Pending`, and hands
-/// every item to `sink`. It also stops at a `Pending` once `drained()` is true: the source has
-/// handed out all its items and ended, and the stream only waits for a timer (see
-/// `debounce_bursty`).
-fn drive<S: Stream>(stream: S, drained: impl Fn() -> bool, mut sink: impl FnMut(S::Item)) {
-    let mut stream = pin!(stream);
-    let waker = noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => sink(item),
-            Poll::Ready(None) => return,
-            Poll::Pending if drained() => return,
-            Poll::Pending => {}
-        }
-    }
-}
-
-fn never() -> bool {
-    false
-}
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -1,8 +1,8 @@
-//! The bursty source shared by the benchmarks.
+//! The bursty source and the driver shared by the benchmarks.
 #![allow(dead_code)]
 
 use std::cell::Cell;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -49,4 +49,27 @@ impl Stream for Bursty {
         self.run += 1;
         Poll::Ready(Some(item))
     }
+}
+
+/// Polls `stream` to its end with a no-op waker, polling again at once on `Pending`, and hands
+/// every item to `sink`. It also stops at a `Pending` once `drained()` is true: the source has
+/// handed out all its items and ended, and the stream only waits for a timer (a debounce's
+/// quiet period).
+pub fn drive<S: Stream>(stream: S, drained: impl Fn() -> bool, mut sink: impl FnMut(S::Item)) {
+    let mut stream = pin!(stream);
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => sink(item),
+            Poll::Ready(None) => return,
+            Poll::Pending if drained() => return,
+            Poll::Pending => {}
+        }
+    }
+}
+
+/// A `drained` for [`drive`] over a stream that ends by itself.
+pub fn never() -> bool {
+    false
 }
