@@ -1,28 +1,26 @@
-//! [`Alarm`]: a [`Timer`] whose firing is seen with one atomic load.
+//! [`Alarm`]: a [`Timer`] whose firing is a flag, read with one atomic load.
 //!
-//! Polling a timer registers the task's waker with it every time (for `futures-timer`, two
-//! atomic read-modify-writes); an adapter over a source that pauses often checks its timer at
-//! the start of every `poll_next` call, so that cost would be paid per call. Instead, the timer
-//! is polled with a waker of the alarm's own, once per arming; when it fires, that waker sets
-//! a flag and wakes the task. Checking the alarm is then reading the flag, plus comparing the
-//! task's waker with the one it holds.
+//! The timer is polled with a waker of the alarm's own, once per arming. When the timer fires,
+//! that waker raises the flag and wakes the task registered with the alarm, if any. So an
+//! adapter can look at its deadline before every poll of its inner stream, and as every item
+//! arrives, for the price of a load; and a deadline that yields nothing can be watched without
+//! waking the task.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
+use futures_util::task::AtomicWaker;
+
 use crate::clock::Timer;
 
-/// What the timer wakes: it records the firing and passes the wake-up on to the task.
+/// What the timer wakes: it raises the flag, then passes the wake-up on to the task.
 #[derive(Debug, Default)]
 struct Signal {
-    /// Set when the timer wakes the signal. It may be stale (a firing from before a re-arming),
-    /// so a set flag is confirmed by polling the timer itself.
-    rang: AtomicBool,
-    /// The task to wake.
-    task: Mutex<Option<Waker>>,
+    fired: AtomicBool,
+    task: AtomicWaker,
 }
 
 impl Wake for Signal {
@@ -31,75 +29,83 @@ impl Wake for Signal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.rang.store(true, Ordering::Release);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(task) = task {
-            task.wake();
-        }
+        self.fired.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
-/// A timer and the signal it wakes.
+/// A timer and the flag it raises.
 pub(crate) struct Alarm<T> {
     timer: T,
     signal: Arc<Signal>,
     /// A waker of `signal`, handed to the timer.
     waker: Waker,
-    /// The timer has been polled with `waker` since it was last armed: it will wake the signal.
-    listening: bool,
-    /// The task waker that `signal` holds.
+    /// The task waker registered with `signal` since the last arming, if any: registering the
+    /// same one again is skipped.
     task: Option<Waker>,
 }
 
 impl<T: Timer> Alarm<T> {
+    /// An alarm on `timer`, which is armed already.
     pub(crate) fn new(timer: T) -> Self {
         let signal = Arc::new(Signal::default());
-        Alarm {
+        let mut alarm = Alarm {
             timer,
             waker: Waker::from(signal.clone()),
             signal,
-            listening: false,
             task: None,
+        };
+        alarm.listen();
+        alarm
+    }
+
+    /// Arms the alarm for `at`, lowering the flag; raises it at once if `at` is reached.
+    pub(crate) fn arm(&mut self, at: Instant) {
+        self.timer.reset(at);
+        self.signal.fired.store(false, Ordering::Relaxed);
+        // A firing takes the registered waker out of `signal`.
+        self.task = None;
+        self.listen();
+    }
+
+    /// Hands the timer the alarm's waker, so that its firing raises the flag.
+    fn listen(&mut self) {
+        if self
+            .timer
+            .poll_fired(&mut Context::from_waker(&self.waker))
+            .is_ready()
+        {
+            self.signal.fired.store(true, Ordering::Release);
         }
     }
 
-    /// Arms the alarm for `at`, replacing the previous deadline, fired or not.
-    pub(crate) fn reset(&mut self, at: Instant) {
-        self.timer.reset(at);
-        self.listening = false;
+    /// The flag: raised once the armed instant is reached.
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.signal.fired
     }
 
-    /// `Ready` once the armed deadline is reached; otherwise makes sure the task of `cx` is
-    /// woken when it is, and returns `Pending`.
+    /// Whether the armed instant is reached.
+    #[inline]
+    pub(crate) fn fired(&self) -> bool {
+        self.signal.fired.load(Ordering::Acquire)
+    }
+
+    /// Makes the firing wake the task of `cx` too; `Ready` if it has fired already.
     pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self
             .task
             .as_ref()
             .is_some_and(|task| task.will_wake(cx.waker()))
         {
-            let task = cx.waker().clone();
-            *self
-                .signal
-                .task
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
-            self.task = Some(task);
+            self.signal.task.register(cx.waker());
+            self.task = Some(cx.waker().clone());
         }
-        // The task is registered before the flag is read: a firing after the read wakes it.
-        if self.listening && !self.signal.rang.load(Ordering::Acquire) {
-            return Poll::Pending;
-        }
-        self.signal.rang.store(false, Ordering::Relaxed);
-        match self.timer.poll_fired(&mut Context::from_waker(&self.waker)) {
-            Poll::Ready(()) => Poll::Ready(()),
-            Poll::Pending => {
-                self.listening = true;
-                Poll::Pending
-            }
+        // Registered before the flag is read: a firing after the read wakes the task.
+        if self.fired() {
+            self.task = None;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -107,7 +113,7 @@ impl<T: Timer> Alarm<T> {
 impl<T> fmt::Debug for Alarm<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Alarm")
-            .field("listening", &self.listening)
+            .field("fired", &self.signal.fired.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{self, Engine, Idle, Machine, Run};
+use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
 use crate::hooks::{Unweighted, Weigh, Weighted};
 use crate::macros::adapter;
 
@@ -24,23 +24,22 @@ adapter! {
     /// [`max_weight`](TryBatch::max_weight) was called.
     try TryBatch,
     state State,
-    output |T| Vec<T>,
+    output Output,
     hook W: Weigh = Unweighted,
     into_inner_drops "The pending items, if any, are dropped: call [`take_pending`](Self::take_pending) first to keep them.",
 }
+
+/// What a batch yields for items of type `T`.
+type Output<T> = Vec<T>;
 
 /// The batching state shared by [`Batch`] and [`TryBatch`].
 struct State<T, W> {
     items: Vec<T>,
     max_size: usize,
     max_latency: Duration,
-    /// The deadline of the pending batch; `None` while no batch is open, while its first
-    /// item waits for a clock reading (`unstamped`), or when the latency is zero or too long
-    /// to represent.
+    /// The deadline of the pending batch: `None` while no batch is open, or when the latency
+    /// is zero or too long to represent.
     deadline: Option<Instant>,
-    /// The pending batch's first item was taken after the latest clock reading: its deadline
-    /// is set at the next one (see [`Machine::on_reading`]).
-    unstamped: bool,
     weigher: W,
     /// The total weight of the pending batch.
     weight: usize,
@@ -50,21 +49,14 @@ struct State<T, W> {
 }
 
 impl<T, W> State<T, W> {
-    /// A batch opens with an item taken now. Its deadline counts from the next clock reading,
-    /// which the engine takes within this `poll_next` call: at the next stride, when the
-    /// inner stream pauses, or before the call ends. A zero latency needs none (the batch
-    /// leaves when the inner stream pauses).
-    fn open(&mut self) {
-        self.unstamped = self.max_latency != Duration::ZERO;
-    }
-
-    /// The deadline of a batch opening at `now`.
-    fn deadline_from(&self, now: Instant) -> Option<Instant> {
-        if self.max_latency == Duration::ZERO {
+    /// A batch opens with an item arriving now: its deadline counts from that arrival. A
+    /// zero latency needs none (the batch leaves when the inner stream pauses).
+    fn open<C: Clock>(&mut self, at: &mut Arrival<'_, C>) {
+        self.deadline = if self.max_latency == Duration::ZERO {
             None
         } else {
-            engine::after(now, self.max_latency)
-        }
+            engine::checked_deadline(at.exact(), self.max_latency)
+        };
     }
 
     /// Hands out the pending batch and closes its deadline. The next batch's `Vec` is
@@ -74,7 +66,6 @@ impl<T, W> State<T, W> {
     fn flush(&mut self) -> Vec<T> {
         let capacity = self.items.len();
         self.deadline = None;
-        self.unstamped = false;
         self.weight = 0;
         self.due = false;
         mem::replace(&mut self.items, Vec::with_capacity(capacity))
@@ -82,7 +73,6 @@ impl<T, W> State<T, W> {
 
     fn take_pending(&mut self) -> Vec<T> {
         self.deadline = None;
-        self.unstamped = false;
         self.weight = 0;
         self.due = false;
         mem::take(&mut self.items)
@@ -94,7 +84,6 @@ impl<T, W> State<T, W> {
             max_size: self.max_size,
             max_latency: self.max_latency,
             deadline: self.deadline,
-            unstamped: self.unstamped,
             weigher,
             weight: 0,
             due: self.due,
@@ -111,7 +100,6 @@ impl<T> State<T, Unweighted> {
             max_size,
             max_latency,
             deadline: None,
-            unstamped: false,
             weigher: Unweighted,
             weight: 0,
             due: false,
@@ -132,12 +120,12 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
     }
 
     #[inline]
-    fn on_item(&mut self, item: T, _now: Instant) -> Option<Vec<T>> {
+    fn on_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
         if W::ACTIVE {
-            return self.on_weighed_item(item);
+            return self.on_weighed_item(item, at);
         }
         if self.items.is_empty() {
-            self.open();
+            self.open(at);
         }
         self.items.push(item);
         if self.items.len() >= self.max_size {
@@ -146,7 +134,7 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
         None
     }
 
-    fn room(&self, _now: Instant) -> usize {
+    fn room(&self, _latest: Instant) -> usize {
         // Every item but the first (which opens the batch) and the last (which fills it) only
         // joins the batch.
         if W::ACTIVE || self.items.is_empty() {
@@ -180,31 +168,21 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
         }
     }
 
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     fn wake_at(&self) -> Option<Instant> {
         self.deadline
     }
 
-    fn lazy_clock(&self) -> bool {
-        // A due batch needs the check at the start of the next call.
-        !self.due
+    fn due(&self) -> bool {
+        self.due
     }
 
-    fn unstamped(&self) -> bool {
-        self.unstamped
-    }
-
-    fn on_reading(&mut self, now: Instant) {
-        // The first item arrived at `now` at the latest: the deadline counts from there.
-        if self.unstamped {
-            self.unstamped = false;
-            self.deadline = self.deadline_from(now);
-        }
-    }
-
-    fn restart(&mut self, now: Instant) {
-        if !self.items.is_empty() {
-            self.unstamped = false;
-            self.deadline = self.deadline_from(now);
+    fn rebase(&mut self, from: Instant, to: Instant) {
+        if let Some(deadline) = self.deadline {
+            self.deadline = engine::rebase(deadline, from, to);
         }
     }
 
@@ -234,31 +212,35 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
 }
 
 impl<T, W: Weigh<T>> State<T, W> {
-    /// `on_item` for weighted batches.
-    fn on_weighed_item(&mut self, item: T) -> Option<Vec<T>> {
-        let weight = self.weigher.weigh(&item);
+    /// `on_item` for weighted batches. The item joins the batch before it is weighed, so a
+    /// weigher that panics loses nothing: the item stays in the batch, weightless.
+    fn on_weighed_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
+        let opens = self.items.is_empty();
+        if opens {
+            self.open(at);
+        }
+        self.items.push(item);
+        let weight = match self.items.last() {
+            Some(item) => self.weigher.weigh(item),
+            None => 0,
+        };
         let max = self.weigher.max_weight();
-        if !self.items.is_empty() && self.weight.saturating_add(weight) > max {
-            // The item would take the batch over its weight: the batch leaves, and the item
-            // opens the next one; if it is too heavy on its own, that one is due at once.
+        if !opens && self.weight.saturating_add(weight) > max {
+            // The item would take the batch over its weight: the batch leaves without it, and
+            // it opens the next one; if it is too heavy on its own, that one is due at once.
+            let item = self.items.pop();
             let out = self.flush();
-            self.open_with(item, weight);
+            self.items.extend(item);
+            self.open(at);
+            self.weight = weight;
             self.due = weight > max || self.items.len() >= self.max_size;
             return Some(out);
         }
-        self.open_with(item, weight);
+        self.weight = self.weight.saturating_add(weight);
         if self.items.len() >= self.max_size || self.weight > max {
             return Some(self.flush());
         }
         None
-    }
-
-    fn open_with(&mut self, item: T, weight: usize) {
-        if self.items.is_empty() {
-            self.open();
-        }
-        self.items.push(item);
-        self.weight = self.weight.saturating_add(weight);
     }
 }
 

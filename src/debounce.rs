@@ -7,7 +7,7 @@ use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, Idle, Machine, Run};
+use crate::engine::{self, Arrival, Idle, Machine, Run};
 use crate::hooks::{self, Discard, DropHook};
 use crate::macros::{adapter, edge_and_drop_builders};
 
@@ -17,10 +17,13 @@ adapter! {
     /// Stream for the [`try_debounce`](crate::TryStreamzExt::try_debounce) method.
     try TryDebounce,
     state State,
-    output |T| T,
+    output Output,
     hook D: DropHook = Discard,
     into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook).",
 }
+
+/// What a debounce yields for items of type `T`.
+type Output<T> = T;
 
 /// The debouncing state shared by [`Debounce`] and [`TryDebounce`].
 struct State<T, D> {
@@ -29,12 +32,15 @@ struct State<T, D> {
     edge: Edge,
     /// While a quiet period runs, the arrival of the latest item, which started it: that item
     /// arrived less than `quiet` ago (or, for a zero `quiet`, the inner stream has not paused
-    /// since). Its end is derived when the clock is read, not at every item.
+    /// since).
     quiet_since: Option<Instant>,
     /// `max_wait` is zero: every item passes at once.
-    cut_at_once: bool,
+    passes_all: bool,
     /// The `max_wait` deadline of the current run, counted from its first item.
     run_end: Option<Instant>,
+    /// `Edge::Leading` only: the run's `max_wait` has passed, so the next item leads though
+    /// the quiet period still runs.
+    run_over: bool,
     /// The trailing candidate: the latest item of the run that has not been yielded.
     pending: Option<T>,
     /// Receives every item dropped by the rules.
@@ -48,8 +54,9 @@ impl<T> State<T, Discard> {
             max_wait: None,
             edge: Edge::Trailing,
             quiet_since: None,
-            cut_at_once: false,
+            passes_all: false,
             run_end: None,
+            run_over: false,
             pending: None,
             hook: Discard,
         }
@@ -63,15 +70,12 @@ impl<T, D> State<T, D> {
             max_wait: self.max_wait,
             edge: self.edge,
             quiet_since: self.quiet_since,
-            cut_at_once: self.cut_at_once,
+            passes_all: self.passes_all,
             run_end: self.run_end,
+            run_over: self.run_over,
             pending: self.pending,
             hook,
         }
-    }
-
-    fn start_run(&mut self, now: Instant) {
-        self.run_end = self.max_wait.and_then(|d| engine::after(now, d));
     }
 
     /// When the running quiet period ends, if it ends by time: not for a zero `quiet` (it ends
@@ -81,13 +85,14 @@ impl<T, D> State<T, D> {
         if self.quiet == Duration::ZERO {
             return None;
         }
-        engine::after(since, self.quiet)
+        engine::checked_deadline(since, self.quiet)
     }
 
     /// The quiet period is over: the run ends, and its trailing item (if any) leaves.
     fn end_quiet(&mut self) -> Option<T> {
         self.quiet_since = None;
         self.run_end = None;
+        self.run_over = false;
         self.pending.take()
     }
 }
@@ -96,57 +101,65 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
     type Item = T;
     type Output = T;
 
+    const STAMPS_ITEMS: bool = true;
+
     fn on_deadlines(&mut self, now: Instant) -> Option<T> {
         if matches!(self.quiet_end(), Some(end) if now >= end) {
             return self.end_quiet();
         }
         if matches!(self.run_end, Some(end) if now >= end) {
+            self.run_end = None;
             if let Some(item) = self.pending.take() {
                 // `max_wait` cuts the run short: its latest item leaves, the quiet period
                 // keeps running, and the next item starts a new run.
-                self.run_end = None;
                 return Some(item);
             }
-            if self.edge != Edge::Leading {
-                self.run_end = None;
-            }
-            // With `Edge::Leading`, the passed `run_end` stays: it lets the next item lead.
+            // With `Edge::Leading`, the next item leads.
+            self.run_over = self.edge == Edge::Leading;
         }
         None
     }
 
     #[inline]
-    fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
-        if self.cut_at_once {
+    fn on_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<T> {
+        if self.passes_all {
             // `max_wait` is zero (so `quiet` is too): every run is cut as it starts, and every
             // item passes, whatever the edge.
             return Some(item);
         }
-        let leads = self.edge != Edge::Trailing
-            && (self.quiet_since.is_none()
-                || (self.edge == Edge::Leading && matches!(self.run_end, Some(end) if now >= end)));
+        let idle = self.quiet_since.is_none();
+        let leads = self.edge != Edge::Trailing && (idle || self.run_over);
+        let starts_run = leads
+            || (self.edge != Edge::Leading && self.run_end.is_none() && self.max_wait.is_some());
+        // A quiet period or a run that starts here counts from the exact arrival; a quiet
+        // period restarted within a busy run, from the latest instant the item can have
+        // arrived at (so that it never ends early).
+        let now = if idle || starts_run {
+            at.exact()
+        } else {
+            at.latest()
+        };
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
-        if leads {
-            self.start_run(now);
-            return Some(item);
+        if starts_run {
+            self.run_end = self.max_wait.and_then(|d| engine::checked_deadline(now, d));
+            self.run_over = false;
         }
-        if self.edge != Edge::Leading && self.run_end.is_none() && self.max_wait.is_some() {
-            self.start_run(now);
+        if leads {
+            return Some(item);
         }
         hooks::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
         None
     }
 
-    fn room(&self, now: Instant) -> usize {
-        // While the quiet period restarted at `now` runs, an item only restarts it again at
-        // `now` and is dropped or kept: unless it leads (a `Leading` run past its `max_wait`)
-        // or starts a `max_wait` run.
-        if self.cut_at_once || self.quiet_since != Some(now) {
+    fn room(&self, latest: Instant) -> usize {
+        // While the quiet period restarted at `latest` runs, an item only restarts it again
+        // and is dropped or kept: unless it leads or starts a `max_wait` run.
+        if self.passes_all || self.quiet_since != Some(latest) {
             return 0;
         }
         let absorbs = match self.edge {
-            Edge::Leading => !matches!(self.run_end, Some(end) if now >= end),
+            Edge::Leading => !self.run_over,
             Edge::Trailing | Edge::Both => self.run_end.is_some() || self.max_wait.is_none(),
         };
         if absorbs {
@@ -173,28 +186,24 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         self.end_quiet()
     }
 
-    fn wake_at(&self) -> Option<Instant> {
-        self.pending.as_ref()?;
+    fn next_deadline(&self) -> Option<Instant> {
         match (self.quiet_end(), self.run_end) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    fn on_reading(&mut self, now: Instant) {
-        // The latest item came after the reading it was stamped with: it restarts the quiet
-        // period from `now` at the latest, so that the period never ends early.
-        if self.quiet_since.is_some() {
-            self.quiet_since = Some(now);
-        }
+    fn wake_at(&self) -> Option<Instant> {
+        self.pending.as_ref()?;
+        self.next_deadline()
     }
 
-    fn restart(&mut self, now: Instant) {
-        if self.quiet_since.is_some() {
-            self.quiet_since = Some(now);
+    fn rebase(&mut self, from: Instant, to: Instant) {
+        if let Some(since) = self.quiet_since {
+            self.quiet_since = Some(engine::rebase(since, from, to).unwrap_or(to));
         }
-        if self.run_end.is_some() {
-            self.start_run(now);
+        if let Some(end) = self.run_end {
+            self.run_end = engine::rebase(end, from, to);
         }
     }
 
@@ -283,7 +292,7 @@ macro_rules! builders {
                     self.state.quiet
                 );
                 self.state.max_wait = Some(max_wait);
-                self.state.cut_at_once = max_wait == Duration::ZERO;
+                self.state.passes_all = max_wait == Duration::ZERO;
                 self
             }
         }

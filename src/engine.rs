@@ -1,31 +1,41 @@
-//! The poll loop, deadline timer and poll budget shared by every adapter.
+//! The poll loop every adapter runs, and the rules it keeps.
 //!
-//! Each adapter is a [`Machine`]: it says what to do with an item, with a deadline reached, with
-//! an idle or ended inner stream, and when it next needs to be woken. [`Engine::poll`] runs the
-//! one loop they all share, and holds the rules they all follow:
+//! Words used here:
+//! - *machine*: an adapter's own rules ([`Machine`]): what an item, a deadline, a pause or the
+//!   end does to its state, and what it yields.
+//! - *reading*: one call of [`Clock::now`].
+//! - *alarm*: the adapter's one timer ([`Alarm`]); its firing raises a flag.
+//! - *horizon*: the earliest instant at which the machine needs to know the time: its next
+//!   deadline, and for a machine that stamps every item (a debounce), one timer resolution
+//!   after the latest reading.
+//! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
+//!   that arrives now arrived before every deadline of the machine.
+//! - *run*: items taken in a tight loop, each only kept or dropped (a batch filling up, items
+//!   in an open throttle window); *room*: how many the machine can take that way.
+//! - *split*: turns an inner item into a machine item, or an error into an output at once.
 //!
-//! - **timer first**: before every poll of the inner stream, every deadline reached at the
-//!   latest clock reading is acted on, so a deadline holds even when the inner stream is always
-//!   ready;
-//! - the clock is read at the start of every call (unless a lazy machine's timer shows that
-//!   nothing is due, see [`Machine::lazy_clock`]) and then every `stride` items, the stride
-//!   adapting to how fast items come (see `read_clock`): before every poll when items take
-//!   5 µs or more, every [`MAX_STRIDE`] items when they come faster than 40 ns;
-//! - an item's arrival time is the latest clock reading before the poll that produced it; a
-//!   lazy machine (a batch) may instead ask for the next reading after it
-//!   ([`Machine::unstamped`]), which the engine takes before the call ends;
-//! - items the machine only keeps or drops ([`Machine::room`]) are taken in a tight loop, with
-//!   no look at the machine between them;
-//! - after [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`;
-//! - before returning `Pending`, the one timer is armed for the machine's next deadline that
-//!   will yield something (none is armed for deadlines that would yield nothing); it is an
-//!   [`Alarm`], whose firing is seen without polling the timer again;
-//! - the inner stream is never polled after it returned `None`.
-
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+//! The rules:
+//! 1. An item arrives when the inner `poll_next` returns it. Events are handled in time order:
+//!    before an item, an error, a pause or the end is handed to the machine, every deadline
+//!    it reached is acted on. If both yield, the later output waits in `ready` for the next
+//!    call, which yields it before anything else.
+//! 2. Timer first: before every poll of the inner stream, a fired alarm is acted on.
+//! 3. Time is seen through the alarm. The clock is read when a machine sets a deadline from
+//!    an item's arrival ([`Arrival::exact`]), when the alarm has fired, and when an event
+//!    arrives unwatched; after an item that arrived unwatched, the alarm is armed for the
+//!    horizon. An alarm armed for an earlier instant than the horizon is kept, not re-armed.
+//! 4. A clock whose timers may not fire while the task is busy
+//!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
+//!    holds a deadline.
+//! 5. After [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`.
+//! 6. Before returning `Pending`, the alarm is set to wake the task at the machine's earliest
+//!    deadline that will yield something. One that yields nothing wakes nobody.
+//! 7. The inner stream is never polled after it returned `None`.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
@@ -36,17 +46,20 @@ use crate::clock::Clock;
 /// wakes its own task and returns `Pending`.
 pub(crate) const BUDGET: u32 = 512;
 
-/// The most inner items taken between two readings of the clock within one `poll_next` call.
-pub(crate) const MAX_STRIDE: u32 = 128;
-
-/// The time a stride of items should take: while items come faster than this in total, the
-/// clock is read every [`MAX_STRIDE`] items at most; while they come slower, before every poll.
-const STRIDE_TIME_NS: u64 = 5_000;
-
 /// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
 #[inline]
-pub(crate) fn after(now: Instant, d: Duration) -> Option<Instant> {
+pub(crate) fn checked_deadline(now: Instant, d: Duration) -> Option<Instant> {
     now.checked_add(d)
+}
+
+/// The instant of clock `to` that lies as far from `to` as `t` lies from `from` on another
+/// clock: `None` past the range of [`Instant`]. Used to move a deadline to a new clock.
+pub(crate) fn rebase(t: Instant, from: Instant, to: Instant) -> Option<Instant> {
+    if t >= from {
+        to.checked_add(t - from)
+    } else {
+        Some(to.checked_sub(from - t).unwrap_or(to))
+    }
 }
 
 /// Why the inner stream stopped giving items within one `poll_next` call.
@@ -58,16 +71,38 @@ pub(crate) enum Idle {
     BudgetSpent,
 }
 
-/// What one poll of the inner stream gave, when it was not an item absorbed in a run.
-pub(crate) enum Event<I, E> {
+/// What one poll of the inner stream gave, when it was not an item taken in a run.
+pub(crate) enum Event<I, O> {
     Item(I),
-    Error(E),
+    Error(O),
     End,
     Pending,
 }
 
-/// The loop of a run of absorbed items: it polls the inner stream and hands each item to
-/// `absorb`, until the room is used up or the inner stream gives anything but an item.
+/// The arrival time of an item, as its machine asks for it.
+pub(crate) struct Arrival<'a, C> {
+    clock: &'a C,
+    /// The reading taken for this item, if any.
+    reading: Option<Instant>,
+    /// The latest instant the item can have arrived at, if no reading is taken.
+    latest: Instant,
+}
+
+impl<C: Clock> Arrival<'_, C> {
+    /// The arrival time, from a reading taken for this item (once).
+    pub(crate) fn exact(&mut self) -> Instant {
+        *self.reading.get_or_insert_with(|| self.clock.now())
+    }
+
+    /// The latest instant the item can have arrived at: its reading if one was taken, else the
+    /// instant before the alarm's (the item arrived watched), within the clock's resolution.
+    pub(crate) fn latest(&self) -> Instant {
+        self.reading.unwrap_or(self.latest)
+    }
+}
+
+/// The tight loop of a run: it polls the inner stream and hands each item to `absorb`, until
+/// the room is used up, the alarm fires, or the inner stream gives anything but an item.
 pub(crate) trait Run<I> {
     /// The items left of the room, and what stopped the run early, if anything.
     type Out;
@@ -81,20 +116,31 @@ struct Runner<'a, 'b, S, F> {
     cx: &'a mut Context<'b>,
     split: &'a F,
     left: u32,
+    /// The alarm's flag (or one never raised, when the machine has no deadline).
+    fired: &'a AtomicBool,
 }
 
-impl<S, F, I, E> Run<I> for Runner<'_, '_, S, F>
+impl<S, F, I, O> Run<I> for Runner<'_, '_, S, F>
 where
     S: Stream,
-    F: Fn(S::Item) -> Result<I, E>,
+    F: Fn(S::Item) -> Result<I, O>,
 {
-    type Out = (u32, Option<Event<I, E>>);
+    type Out = (u32, Option<Event<I, O>>);
 
     #[inline]
     fn run(mut self, mut absorb: impl FnMut(I)) -> Self::Out {
         let event = loop {
+            // Timer first; the engine acts on the firing.
+            if self.fired.load(Ordering::Acquire) {
+                break None;
+            }
             match self.stream.as_mut().poll_next(self.cx) {
                 Poll::Ready(Some(item)) => match (self.split)(item) {
+                    // An item that arrived after the alarm fired goes to the engine, which
+                    // acts on the deadline first.
+                    Ok(item) if self.fired.load(Ordering::Acquire) => {
+                        break Some(Event::Item(item))
+                    }
                     Ok(item) => {
                         absorb(item);
                         self.left -= 1;
@@ -112,6 +158,9 @@ where
     }
 }
 
+/// A flag that is never raised: the run's flag while the machine has no deadline.
+static NEVER: AtomicBool = AtomicBool::new(false);
+
 /// The state machine of one adapter, driven by [`Engine::poll`].
 pub(crate) trait Machine {
     /// What the machine takes from the inner stream (the `Ok` side, for `try_` adapters).
@@ -119,61 +168,56 @@ pub(crate) trait Machine {
     /// What the machine yields.
     type Output;
 
+    /// Whether the machine needs the arrival time of every item (to within the clock's timer
+    /// resolution), not only whether it came before its next deadline.
+    const STAMPS_ITEMS: bool = false;
+
     /// Acts on every deadline reached at `now`; returns what that yields, if anything.
     fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
 
-    /// Takes an item arriving at `now` (after `on_deadlines(now)`).
-    ///
-    /// It must not leave a deadline that is already reached at `now`: deadlines are checked
-    /// only when the clock is read, so a zero duration has to act here, at once.
-    fn on_item(&mut self, item: Self::Item, now: Instant) -> Option<Self::Output>;
+    /// Takes an item, after every deadline it reached was acted on. It must not leave a
+    /// deadline reached at its arrival: a zero duration acts at once, or at a pause.
+    fn on_item<C: Clock>(
+        &mut self,
+        item: Self::Item,
+        at: &mut Arrival<'_, C>,
+    ) -> Option<Self::Output>;
 
-    /// The inner stream has nothing more for this call (zero-duration settings act here).
+    /// The inner stream has nothing more for this call (zero durations act here).
     fn on_idle(&mut self, why: Idle) -> Option<Self::Output>;
 
     /// The inner stream has ended.
     fn on_end(&mut self) -> Option<Self::Output>;
 
+    /// The earliest deadline at which anything changes, if any. It lies after the `now` of
+    /// the latest `on_deadlines`.
+    fn next_deadline(&self) -> Option<Instant>;
+
     /// The earliest deadline at which something will be yielded, if any: the task must be
     /// woken then.
     fn wake_at(&self) -> Option<Instant>;
 
-    /// Whether the machine can do without a clock reading at the start of a call: its only
-    /// deadline is `wake_at` (which the timer watches), and `on_item` ignores its arrival
-    /// time (an item that opens a deadline is [`unstamped`](Machine::unstamped) until the
-    /// next reading).
-    fn lazy_clock(&self) -> bool {
+    /// Something is to be yielded at once, whatever the time (a weighted batch's item too
+    /// heavy to share a batch).
+    fn due(&self) -> bool {
         false
     }
 
-    /// For a lazy machine: whether an item was taken that needs a clock reading (a batch's
-    /// first item, whose arrival sets the deadline). The engine reads the clock for it at the
-    /// next stride, or before the call ends, whichever comes first, and hands the reading to
-    /// [`on_reading`](Machine::on_reading).
-    fn unstamped(&self) -> bool {
-        false
-    }
-
-    /// How many of the next items, arriving at `now` (after `on_deadlines(now)`), the machine
-    /// can take through [`absorb_run`](Machine::absorb_run): items for which
-    /// `on_item(item, now)` would yield nothing and change nothing but what it keeps. The
-    /// engine takes such a run of items in a tight loop.
-    fn room(&self, _now: Instant) -> usize {
+    /// How many of the next items, each arriving before every deadline, the machine can take
+    /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
+    /// nothing and change nothing but what the machine keeps. `latest` is what
+    /// [`Arrival::latest`] gives for them.
+    fn room(&self, _latest: Instant) -> usize {
         0
     }
 
-    /// Drives `run`, which polls the items of a run (within the room), with a step that does
-    /// for each item what `on_item(item, now)` would, which yields nothing there.
+    /// Drives `run`, with a step that does for each item what `on_item` would.
     fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
 
-    /// A clock reading `now`, taken after items that were stamped with an earlier reading.
-    /// Those items arrived at `now` at the latest: a machine whose deadlines must not come
-    /// early (a debounce's quiet period) moves them to `now`.
-    fn on_reading(&mut self, _now: Instant) {}
-
-    /// Moves every running deadline to a new clock whose time is `now`: each restarts in full
-    /// from `now` (an instant of another clock means nothing on this one).
-    fn restart(&mut self, now: Instant);
+    /// Moves every instant the machine holds from a clock whose time is `from` to one whose
+    /// time is `to` (see [`rebase`]): a deadline keeps the time it had left, and one already
+    /// reached stays reached.
+    fn rebase(&mut self, from: Instant, to: Instant);
 
     /// Bounds on the number of outputs still to come, given the inner stream's bounds, which
     /// are `(0, Some(0))` once it has ended.
@@ -185,66 +229,51 @@ pub(crate) trait Machine {
         Self::Item: std::fmt::Debug;
 }
 
-/// The clock, the single reusable timer and the end-of-stream flag of one adapter.
+/// The clock, the alarm, and what one adapter knows of time and of its inner stream. `O` is
+/// the adapter's output.
 #[derive(Debug)]
-pub(crate) struct Engine<C: Clock> {
+pub(crate) struct Engine<C: Clock, O> {
     pub(crate) clock: C,
-    timer: Option<Alarm<C::Timer>>,
-    /// The deadline `timer` is armed for, until it fires and that firing is consumed.
+    alarm: Option<Alarm<C::Timer>>,
+    /// The instant the alarm is armed for, until its firing is acted on.
     armed: Option<Instant>,
+    /// [`Clock::timer_resolution`], at least a nanosecond; `None`: the alarm is not trusted
+    /// while a call runs.
+    resolution: Option<Duration>,
+    /// The latest reading.
+    now: Instant,
     /// The inner stream has returned `None`; it is never polled again.
     done: bool,
-    /// How many inner items to take between readings of the clock: adapted to how fast the
-    /// items come, so a hot source does not pay for a clock reading per item.
-    stride: u32,
-    /// Set when a call ended on its budget: the last reading, and the items taken since. The
-    /// next call's first reading adapts the stride from them.
-    busy: Option<(Instant, u32)>,
-    /// Items were taken after the last reading of the previous call: the next reading is
-    /// handed to [`Machine::on_reading`].
-    unstamped: bool,
-    /// A reading taken when the engine was made: what a lazy machine is handed for an item
-    /// whose arrival time it does not use.
-    epoch: Instant,
-    /// A call is under way: still set at the start of the next one, it tells that the last
-    /// one panicked.
-    polling: bool,
+    /// An output that came second in time order: yielded by the next call.
+    ready: Option<O>,
 }
 
-impl<C: Clock> Engine<C> {
+impl<C: Clock, O> Engine<C, O> {
     pub(crate) fn new(clock: C) -> Self {
         Engine {
-            epoch: clock.now(),
+            resolution: clock
+                .timer_resolution()
+                .map(|r| r.max(Duration::from_nanos(1))),
+            now: clock.now(),
             clock,
-            timer: None,
+            alarm: None,
             armed: None,
             done: false,
-            stride: 1,
-            busy: None,
-            unstamped: false,
-            polling: false,
+            ready: None,
         }
     }
 
-    /// The same state on another clock. A timer belongs to its clock, so it is dropped.
-    pub(crate) fn with_clock<C2: Clock>(self, clock: C2) -> Engine<C2> {
-        Engine {
-            epoch: clock.now(),
-            clock,
-            timer: None,
-            armed: None,
-            done: self.done,
-            stride: 1,
-            busy: None,
-            unstamped: false,
-            polling: false,
-        }
+    /// The same state on another clock. The alarm belongs to the old clock, so it goes.
+    pub(crate) fn with_clock<C2: Clock>(self, clock: C2) -> Engine<C2, O> {
+        let mut engine = Engine::new(clock);
+        engine.done = self.done;
+        engine.ready = self.ready;
+        engine
     }
 
-    /// Whether the adapter has nothing more to yield: the inner stream has ended and no
-    /// deadline is left that would yield something.
+    /// Whether the adapter has nothing more to yield.
     pub(crate) fn is_terminated<M: Machine>(&self, machine: &M) -> bool {
-        self.done && machine.wake_at().is_none()
+        self.done && self.ready.is_none() && machine.wake_at().is_none() && !machine.due()
     }
 
     /// The adapter's `size_hint`.
@@ -253,324 +282,317 @@ impl<C: Clock> Engine<C> {
         machine: &M,
         inner: (usize, Option<usize>),
     ) -> (usize, Option<usize>) {
-        machine.size_hint(if self.done { (0, Some(0)) } else { inner })
+        let (lower, upper) = machine.size_hint(if self.done { (0, Some(0)) } else { inner });
+        let ready = usize::from(self.ready.is_some());
+        (
+            lower.saturating_add(ready),
+            upper.and_then(|upper| upper.checked_add(ready)),
+        )
     }
 
     /// One `poll_next` of the adapter: drives `machine` with the items of `stream`.
     ///
-    /// `split` turns an inner item into a machine item, or into an error that is yielded at
-    /// once and touches nothing else (the `try_` adapters).
+    /// `split` turns an inner item into a machine item, or into an output yielded at once
+    /// that touches nothing else (an error of a `try_` adapter); `wrap` turns a machine
+    /// output into an adapter output.
     #[inline]
-    pub(crate) fn poll<S, M, E>(
-        &mut self,
-        stream: Pin<&mut S>,
-        machine: &mut M,
-        cx: &mut Context<'_>,
-        split: impl Fn(S::Item) -> Result<M::Item, E>,
-    ) -> Poll<Option<Result<M::Output, E>>>
-    where
-        S: Stream,
-        M: Machine,
-    {
-        if std::mem::replace(&mut self.polling, true) {
-            // The previous call never returned: the inner stream (or a hook) panicked, maybe
-            // after items that the call would have stamped with a reading before returning.
-            // The next reading stamps them.
-            self.unstamped = true;
-        }
-        let out = self.poll_items(stream, machine, cx, split);
-        self.polling = false;
-        out
-    }
-
-    /// The body of [`poll`](Engine::poll), which notes around it that a call is under way.
-    fn poll_items<S, M, E>(
+    pub(crate) fn poll<S, M>(
         &mut self,
         mut stream: Pin<&mut S>,
         machine: &mut M,
         cx: &mut Context<'_>,
-        split: impl Fn(S::Item) -> Result<M::Item, E>,
-    ) -> Poll<Option<Result<M::Output, E>>>
+        split: impl Fn(S::Item) -> Result<M::Item, O>,
+        wrap: impl Fn(M::Output) -> O,
+    ) -> Poll<Option<O>>
     where
         S: Stream,
         M: Machine,
     {
-        // Timer first: before the first poll of this call, every deadline reached is acted on.
-        // Usually that takes a clock reading. A lazy machine (one whose only deadline is the
-        // one the timer watches) can ask the timer instead, which is cheaper: if the timer,
-        // armed for that deadline or an earlier one, has not fired, nothing is due.
-        let mut now: Option<Instant> = None;
-        let mut timer_polled = None;
-        match machine.wake_at() {
-            Some(at) if machine.lazy_clock() && self.armed.is_some_and(|armed| armed <= at) => {
-                match self.poll_timer(at, cx) {
-                    Poll::Pending => timer_polled = Some(at),
-                    Poll::Ready(()) => {
-                        let reading = self.first_reading(machine).max(at);
-                        if let Some(out) = machine.on_deadlines(reading) {
-                            return Poll::Ready(Some(Ok(out)));
-                        }
-                        now = Some(reading);
-                    }
-                }
-            }
-            // (An unstamped item at the start of a call means the previous one ended in a
-            // panic: the reading it missed is taken now.)
-            None if machine.lazy_clock() && !machine.unstamped() => {}
-            _ => {
-                let reading = self.first_reading(machine);
-                if let Some(out) = machine.on_deadlines(reading) {
-                    return Poll::Ready(Some(Ok(out)));
-                }
-                now = Some(reading);
+        if let Some(out) = self.ready.take() {
+            return Poll::Ready(Some(out));
+        }
+        // Timer first: a deadline reached before this call is acted on before the first poll.
+        if machine.due() || self.fired() || !self.watches_wake(machine) {
+            let now = self.read();
+            if let Some(out) = machine.on_deadlines(now) {
+                return Poll::Ready(Some(wrap(out)));
             }
         }
         if self.done {
-            return self.finish(machine, cx);
+            return self.finish(machine, cx, &wrap);
         }
-        let mut have_reading = now.is_some();
-        // Without a reading, the machine does not use the arrival time: any instant will do.
-        let mut now = now.unwrap_or(self.epoch);
-        // Between readings `now` stands still, and no machine sets a deadline that is already
-        // reached at the `now` it is set (zero durations work without deadlines), so checking
-        // at every reading is checking before every poll. One countdown serves both the
-        // readings and the budget: it runs to the next reading, or to the end of the budget if
-        // that comes first.
-        let mut taken = 0;
-        let mut chunk = self.stride.min(BUDGET);
-        let mut countdown = chunk;
+        let mut left = BUDGET;
         loop {
-            // Items the machine can absorb without a look (a batch filling up, items dropped
-            // in an open window) are taken in a tight run; any other one goes to `on_item`.
-            let room = machine.room(now).min(countdown as usize) as u32;
-            let event = if room > 0 {
-                let (left, event) = machine.absorb_run(Runner {
-                    stream: stream.as_mut(),
-                    cx,
-                    split: &split,
-                    left: room,
-                });
-                countdown -= room - left;
-                event
-            } else {
-                Some(match stream.as_mut().poll_next(cx) {
+            if self.fired() {
+                let now = self.read();
+                if let Some(out) = machine.on_deadlines(now) {
+                    return Poll::Ready(Some(wrap(out)));
+                }
+                self.watch(machine);
+            }
+            let event = match self.run_flag(machine) {
+                Some(fired) if machine.room(self.latest()) > 0 => {
+                    let room = machine.room(self.latest()).min(left as usize) as u32;
+                    let (rest, event) = machine.absorb_run(Runner {
+                        stream: stream.as_mut(),
+                        cx,
+                        split: &split,
+                        left: room,
+                        fired,
+                    });
+                    left -= room - rest;
+                    event
+                }
+                _ => Some(match stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match split(item) {
                         Ok(item) => Event::Item(item),
                         Err(e) => Event::Error(e),
                     },
                     Poll::Ready(None) => Event::End,
                     Poll::Pending => Event::Pending,
-                })
+                }),
             };
             match event {
                 None => {}
                 Some(Event::Item(item)) => {
-                    countdown -= 1;
-                    if let Some(out) = machine.on_item(item, now) {
-                        self.stamp(machine, true);
-                        return Poll::Ready(Some(Ok(out)));
+                    left -= 1;
+                    // Time order: the deadlines the item reached come first.
+                    let watched = self.watches(machine);
+                    let (first, reading) = if watched {
+                        (None, None)
+                    } else {
+                        let now = self.read();
+                        (machine.on_deadlines(now), Some(now))
+                    };
+                    let mut at = Arrival {
+                        clock: &self.clock,
+                        reading,
+                        latest: self.latest(),
+                    };
+                    let second = machine.on_item(item, &mut at);
+                    if let Some(now) = at.reading {
+                        self.now = self.now.max(now);
+                    }
+                    if !watched {
+                        self.watch(machine);
+                    }
+                    if let Some(out) = self.in_order(first, second, &wrap) {
+                        return Poll::Ready(Some(out));
                     }
                 }
                 Some(Event::Error(e)) => {
-                    self.stamp(machine, countdown != chunk);
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(match self.catch_up(machine) {
+                        Some(first) => {
+                            self.ready = Some(e);
+                            wrap(first)
+                        }
+                        None => e,
+                    }));
                 }
                 Some(Event::End) => {
                     self.done = true;
-                    if let Some(out) = machine.on_end() {
-                        return Poll::Ready(Some(Ok(out)));
+                    let first = self.catch_up(machine);
+                    let second = machine.on_end();
+                    if let Some(out) = self.in_order(first, second, &wrap) {
+                        return Poll::Ready(Some(out));
                     }
-                    return self.finish(machine, cx);
+                    return self.finish(machine, cx, &wrap);
                 }
                 Some(Event::Pending) => {
-                    if machine.unstamped() || (countdown != chunk && !machine.lazy_clock()) {
-                        // Items came since the last reading, and the source now pauses: a
-                        // fresh reading stamps them (conservatively) before deadlines are
-                        // set for the pause.
-                        now = self.clock.now();
-                        machine.on_reading(now);
-                        if let Some(out) = machine.on_deadlines(now) {
-                            return Poll::Ready(Some(Ok(out)));
-                        }
-                    }
-                    if let Some(out) = machine.on_idle(Idle::Pending) {
-                        return Poll::Ready(Some(Ok(out)));
+                    let first = self.catch_up(machine);
+                    let second = machine.on_idle(Idle::Pending);
+                    if let Some(out) = self.in_order(first, second, &wrap) {
+                        return Poll::Ready(Some(out));
                     }
                     // The inner stream has registered the waker; a deadline that will yield
-                    // something needs the timer too (unless this call already registered it).
+                    // something needs the alarm too.
                     return match machine.wake_at() {
                         None => Poll::Pending,
-                        Some(at) if timer_polled == Some(at) => Poll::Pending,
-                        Some(at) => self.wait(machine, at, cx),
+                        Some(at) => self.wait(machine, at, cx, &wrap),
                     };
                 }
             }
-            if countdown == 0 {
-                taken += chunk;
-                if taken >= BUDGET {
-                    if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
-                        return Poll::Ready(Some(Ok(out)));
-                    }
-                    if machine.lazy_clock() && machine.unstamped() {
-                        // A lazy machine's unstamped item gets its reading before the call
-                        // ends (the stride adapts to it here rather than at the next call).
-                        now = if have_reading {
-                            self.read_clock(now)
-                        } else {
-                            self.clock.now()
-                        };
-                        machine.on_reading(now);
-                        if let Some(out) = machine.on_deadlines(now) {
-                            return Poll::Ready(Some(Ok(out)));
-                        }
-                    } else {
-                        self.busy = have_reading.then_some((now, chunk));
-                        self.unstamped = true;
-                    }
-                    // Let the executor run other tasks; come back at once.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+            if left == 0 {
+                if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
+                    return Poll::Ready(Some(wrap(out)));
                 }
-                now = if have_reading {
-                    self.read_clock(now)
-                } else {
-                    self.clock.now()
-                };
-                have_reading = true;
-                machine.on_reading(now);
-                if let Some(out) = machine.on_deadlines(now) {
-                    return Poll::Ready(Some(Ok(out)));
-                }
-                chunk = self.stride.min(BUDGET - taken);
-                countdown = chunk;
+                // Let the executor run other tasks; come back at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
     }
 
-    /// The first reading of a call. If the previous call ran to its budget and the task woke
-    /// itself at once, the time since that call's last reading went to taking items (and to
-    /// the executor), not to waiting, so it tells how fast items come: the stride adapts.
-    fn first_reading<M: Machine>(&mut self, machine: &mut M) -> Instant {
-        let now = self.clock.now();
-        if let Some((last, items)) = self.busy.take() {
-            self.adapt(now.saturating_duration_since(last), items);
+    /// Two outputs of one event, in time order: the first is yielded, the second waits.
+    fn in_order<T>(
+        &mut self,
+        first: Option<T>,
+        second: Option<T>,
+        wrap: &impl Fn(T) -> O,
+    ) -> Option<O> {
+        match (first, second) {
+            (Some(first), second) => {
+                self.ready = second.map(wrap);
+                Some(wrap(first))
+            }
+            (None, second) => second.map(wrap),
         }
-        if std::mem::take(&mut self.unstamped) {
-            machine.on_reading(now);
-        }
-        now
     }
 
-    /// A call ends with an output; `taken`: items were taken since the last reading. An eager
-    /// machine, or a lazy one holding an unstamped item, gets a reading for them now (the
-    /// consumer may poll again much later); any other lazy one at its next reading.
-    fn stamp<M: Machine>(&mut self, machine: &mut M, taken: bool) {
-        if !taken {
+    /// An event other than an item arrived: unless watched, the deadlines it reached are
+    /// acted on first.
+    fn catch_up<M: Machine>(&mut self, machine: &mut M) -> Option<M::Output> {
+        if self.watches(machine) {
+            return None;
+        }
+        let now = self.read();
+        machine.on_deadlines(now)
+    }
+
+    /// Whether the alarm has fired, and that is not yet acted on.
+    #[inline]
+    fn fired(&self) -> bool {
+        self.armed.is_some() && self.alarm.as_ref().is_some_and(Alarm::fired)
+    }
+
+    /// The earliest instant at which the machine needs to know the time.
+    fn horizon<M: Machine>(&self, machine: &M) -> Option<Instant> {
+        let next = machine.next_deadline()?;
+        match self.resolution {
+            Some(r) if M::STAMPS_ITEMS => {
+                Some(checked_deadline(self.now, r).map_or(next, |tick| tick.min(next)))
+            }
+            _ => Some(next),
+        }
+    }
+
+    /// Whether the alarm watches the machine (see the glossary).
+    fn watches<M: Machine>(&self, machine: &M) -> bool {
+        match self.horizon(machine) {
+            None => true,
+            Some(horizon) => {
+                self.resolution.is_some()
+                    && self.armed.is_some_and(|armed| armed <= horizon)
+                    && !self.fired()
+            }
+        }
+    }
+
+    /// Whether the alarm watches the machine's next deadline that yields, if any.
+    fn watches_wake<M: Machine>(&self, machine: &M) -> bool {
+        match machine.wake_at() {
+            None => self.resolution.is_some() || machine.next_deadline().is_none(),
+            Some(at) => self.resolution.is_some() && self.armed.is_some_and(|armed| armed <= at),
+        }
+    }
+
+    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
+    /// machine, or it has no deadline.
+    fn run_flag<M: Machine>(&self, machine: &M) -> Option<&AtomicBool> {
+        if self.horizon(machine).is_none() {
+            return Some(&NEVER);
+        }
+        if !self.watches(machine) {
+            return None;
+        }
+        self.alarm.as_ref().map(Alarm::flag)
+    }
+
+    /// The latest instant an item arriving watched can have arrived at.
+    fn latest(&self) -> Instant {
+        match self.armed {
+            Some(armed) if self.resolution.is_some() => armed
+                .checked_sub(Duration::from_nanos(1))
+                .unwrap_or(armed)
+                .max(self.now),
+            _ => self.now,
+        }
+    }
+
+    /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
+    /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
+    fn read(&mut self) -> Instant {
+        let mut now = self.clock.now();
+        if let Some(armed) = self.armed {
+            if self.alarm.as_ref().is_some_and(Alarm::fired) {
+                self.armed = None;
+                now = now.max(armed);
+            }
+        }
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    /// Arms the alarm for the machine's horizon, unless it is armed for that or earlier.
+    fn watch<M: Machine>(&mut self, machine: &M) {
+        if self.resolution.is_none() {
             return;
         }
-        if machine.lazy_clock() && !machine.unstamped() {
-            self.unstamped = true;
-        } else {
-            machine.on_reading(self.clock.now());
+        if let Some(horizon) = self.horizon(machine) {
+            if !self.armed.is_some_and(|armed| armed <= horizon) {
+                self.arm(horizon);
+            }
         }
+    }
+
+    fn arm(&mut self, at: Instant) {
+        match &mut self.alarm {
+            Some(alarm) => alarm.arm(at),
+            None => self.alarm = Some(Alarm::new(self.clock.timer(at))),
+        }
+        self.armed = Some(at);
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled
     /// trailing item); without one, the adapter ends.
-    fn finish<M: Machine, E>(
+    fn finish<M: Machine>(
         &mut self,
         machine: &mut M,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<M::Output, E>>> {
+        wrap: &impl Fn(M::Output) -> O,
+    ) -> Poll<Option<O>> {
         match machine.wake_at() {
-            None => Poll::Ready(None),
-            Some(at) => self.wait(machine, at, cx),
+            None => {
+                // Nothing more to wait for: the timer goes.
+                self.alarm = None;
+                self.armed = None;
+                Poll::Ready(None)
+            }
+            Some(at) => self.wait(machine, at, cx, wrap),
         }
     }
 
-    /// Reads the clock after `self.stride` items taken since the reading `last`, and adapts
-    /// the stride to them.
-    #[inline]
-    fn read_clock(&mut self, last: Instant) -> Instant {
-        let now = self.clock.now();
-        self.adapt(now.saturating_duration_since(last), self.stride);
-        now
-    }
-
-    /// Sets the stride so that a stride of items takes about `STRIDE_TIME_NS`, given that
-    /// `items` took `elapsed`: items that take 5 µs or more each get a reading before every
-    /// poll; items faster than 40 ns get one every `MAX_STRIDE`.
-    fn adapt(&mut self, elapsed: Duration, items: u32) {
-        let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let items = u64::from(items.max(1));
-        // The usual case on a hot source, without a division.
-        if elapsed.saturating_mul(u64::from(MAX_STRIDE)) < STRIDE_TIME_NS.saturating_mul(items) {
-            self.stride = MAX_STRIDE;
-            return;
-        }
-        let per_item = elapsed / items;
-        self.stride = match STRIDE_TIME_NS.checked_div(per_item) {
-            Some(stride) => stride.clamp(1, u64::from(MAX_STRIDE)) as u32,
-            None => MAX_STRIDE,
-        };
-    }
-
-    /// Arms the timer for `at` and returns `Pending`, or, if `at` is already reached, acts on it.
-    fn wait<M: Machine, E>(
+    /// Sets the alarm to wake the task at `at` and returns `Pending`, or, if `at` is already
+    /// reached, acts on it.
+    fn wait<M: Machine>(
         &mut self,
         machine: &mut M,
         at: Instant,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<M::Output, E>>> {
-        match self.poll_timer(at, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                // The timer says `at` is reached; trust it even if the clock reads a hair
-                // earlier, so that a timer firing cannot turn into a busy loop.
-                let now = self.clock.now().max(at);
-                match machine.on_deadlines(now) {
-                    Some(out) => Poll::Ready(Some(Ok(out))),
-                    None => {
-                        // `wake_at` promised an output at `at`. Should a machine break that
-                        // promise, re-evaluate on the next poll rather than hang.
-                        debug_assert!(false, "a machine yielded nothing at its wake_at deadline");
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                }
-            }
-        }
-    }
-
-    /// Registers the task to be woken at `at`: `Ready` if that is already reached.
-    ///
-    /// A timer still armed for an *earlier* deadline is kept rather than re-armed (re-arming
-    /// costs more than an early wake-up); when it fires, it is re-armed for `at` here.
-    fn poll_timer(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        wrap: &impl Fn(M::Output) -> O,
+    ) -> Poll<Option<O>> {
         loop {
-            match &mut self.timer {
-                None => {
-                    self.timer = Some(Alarm::new(self.clock.timer(at)));
-                    self.armed = Some(at);
-                }
-                Some(timer) => {
-                    if !matches!(self.armed, Some(armed) if armed <= at) {
-                        timer.reset(at);
-                        self.armed = Some(at);
-                    }
-                }
+            if !self.armed.is_some_and(|armed| armed <= at) {
+                self.arm(at);
             }
-            if let Some(timer) = &mut self.timer {
-                match timer.poll_fired(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) => {
-                        if self.armed.take() == Some(at) {
-                            return Poll::Ready(());
-                        }
-                        // An earlier arming fired: loop to re-arm for `at`.
-                    }
-                }
+            let Some(alarm) = &mut self.alarm else {
+                return Poll::Pending;
+            };
+            if alarm.poll_fired(cx).is_pending() {
+                return Poll::Pending;
             }
+            let now = self.read();
+            if let Some(out) = machine.on_deadlines(now) {
+                return Poll::Ready(Some(wrap(out)));
+            }
+            if now >= at {
+                // `wake_at` promised an output at `at`. Should a machine break that promise,
+                // look again on the next poll rather than hang.
+                debug_assert!(false, "a machine yielded nothing at its wake_at deadline");
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            // An earlier arming fired: arm for `at`.
         }
     }
 }

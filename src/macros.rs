@@ -46,7 +46,7 @@ macro_rules! adapter {
         $(#[$try_doc:meta])*
         try $Try:ident,
         state $State:ident,
-        output |$T:ident| $Out:ty,
+        output $Output:ident,
         hook $X:ident: $Hook:ident = $Default:ty,
         into_inner_drops $dropped:literal,
     ) => {
@@ -61,7 +61,7 @@ macro_rules! adapter {
             #[pin]
             stream: S,
             state: $State<S::Item, $X>,
-            engine: crate::engine::Engine<C>,
+            engine: crate::engine::Engine<C, $Output<S::Item>>,
         }
 
         $(#[$try_doc])*
@@ -75,19 +75,41 @@ macro_rules! adapter {
             #[pin]
             stream: S,
             state: $State<S::Ok, $X>,
-            engine: crate::engine::Engine<C>,
+            engine: crate::engine::Engine<C, Result<$Output<S::Ok>, S::Error>>,
         }
 
         crate::macros::adapter!(@common $Plain, futures_core::Stream, Item, $X, $Hook, $dropped);
         crate::macros::adapter!(@common $Try, futures_core::TryStream, Ok, $X, $Hook, $dropped);
 
-        impl<S, $T, C, $X> futures_core::Stream for $Plain<S, C, $X>
+        impl<S, C, $X> futures_core::Stream for $Plain<S, C, $X>
         where
-            S: futures_core::Stream<Item = $T>,
+            S: futures_core::Stream,
             C: crate::Clock,
-            $X: crate::$Hook<$T>,
+            $X: crate::$Hook<S::Item>,
         {
-            type Item = $Out;
+            type Item = $Output<S::Item>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                let this = self.project();
+                this.engine.poll(this.stream, this.state, cx, Ok, |out| out)
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.engine.size_hint(&self.state, self.stream.size_hint())
+            }
+        }
+
+        impl<S, T, E, C, $X> futures_core::Stream for $Try<S, C, $X>
+        where
+            S: futures_core::TryStream<Ok = T, Error = E>
+                + futures_core::Stream<Item = Result<T, E>>,
+            C: crate::Clock,
+            $X: crate::$Hook<T>,
+        {
+            type Item = Result<$Output<T>, E>;
 
             fn poll_next(
                 self: ::std::pin::Pin<&mut Self>,
@@ -95,13 +117,7 @@ macro_rules! adapter {
             ) -> ::std::task::Poll<Option<Self::Item>> {
                 let this = self.project();
                 this.engine
-                    .poll(this.stream, this.state, cx, Ok::<_, ::std::convert::Infallible>)
-                    .map(|out| {
-                        out.map(|out| match out {
-                            Ok(out) => out,
-                            Err(never) => match never {},
-                        })
-                    })
+                    .poll(this.stream, this.state, cx, |item| item.map_err(Err), Ok)
             }
 
             fn size_hint(&self) -> (usize, Option<usize>) {
@@ -109,45 +125,23 @@ macro_rules! adapter {
             }
         }
 
-        impl<S, $T, E, C, $X> futures_core::Stream for $Try<S, C, $X>
+        impl<S, C, $X> futures_core::stream::FusedStream for $Plain<S, C, $X>
         where
-            S: futures_core::TryStream<Ok = $T, Error = E>
-                + futures_core::Stream<Item = Result<$T, E>>,
+            S: futures_core::Stream,
             C: crate::Clock,
-            $X: crate::$Hook<$T>,
-        {
-            type Item = Result<$Out, E>;
-
-            fn poll_next(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<Option<Self::Item>> {
-                let this = self.project();
-                this.engine.poll(this.stream, this.state, cx, |item| item)
-            }
-
-            fn size_hint(&self) -> (usize, Option<usize>) {
-                self.engine.size_hint(&self.state, self.stream.size_hint())
-            }
-        }
-
-        impl<S, $T, C, $X> futures_core::stream::FusedStream for $Plain<S, C, $X>
-        where
-            S: futures_core::Stream<Item = $T>,
-            C: crate::Clock,
-            $X: crate::$Hook<$T>,
+            $X: crate::$Hook<S::Item>,
         {
             fn is_terminated(&self) -> bool {
                 self.engine.is_terminated(&self.state)
             }
         }
 
-        impl<S, $T, E, C, $X> futures_core::stream::FusedStream for $Try<S, C, $X>
+        impl<S, T, E, C, $X> futures_core::stream::FusedStream for $Try<S, C, $X>
         where
-            S: futures_core::TryStream<Ok = $T, Error = E>
-                + futures_core::Stream<Item = Result<$T, E>>,
+            S: futures_core::TryStream<Ok = T, Error = E>
+                + futures_core::Stream<Item = Result<T, E>>,
             C: crate::Clock,
-            $X: crate::$Hook<$T>,
+            $X: crate::$Hook<T>,
         {
             fn is_terminated(&self) -> bool {
                 self.engine.is_terminated(&self.state)
@@ -162,11 +156,15 @@ macro_rules! adapter {
             /// Replaces the clock, keeping every setting.
             ///
             /// Meant for use before the first poll. If called later, pending items are kept,
-            /// and every running deadline restarts in full on the new clock, from the moment
-            /// of the swap.
+            /// and every running deadline keeps the time it had left on the old clock: one
+            /// already reached acts at the next poll.
             pub fn with_clock<C2: crate::Clock>(self, clock: C2) -> $Name<S, C2, $X> {
                 let mut state = self.state;
-                crate::engine::Machine::restart(&mut state, crate::Clock::now(&clock));
+                crate::engine::Machine::rebase(
+                    &mut state,
+                    crate::Clock::now(&self.engine.clock),
+                    crate::Clock::now(&clock),
+                );
                 $Name {
                     stream: self.stream,
                     state,

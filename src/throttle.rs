@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use futures_core::stream::{Stream, TryStream};
 
+use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, Idle, Machine, Run};
+use crate::engine::{self, Arrival, Idle, Machine, Run};
 use crate::hooks::{self, Discard, DropHook};
 use crate::macros::{adapter, edge_and_drop_builders};
 
@@ -16,10 +17,13 @@ adapter! {
     /// Stream for the [`try_throttle`](crate::TryStreamzExt::try_throttle) method.
     try TryThrottle,
     state State,
-    output |T| T,
+    output Output,
     hook D: DropHook = Discard,
     into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook).",
 }
+
+/// What a throttle yields for items of type `T`.
+type Output<T> = T;
 
 /// The throttling state shared by [`Throttle`] and [`TryThrottle`].
 struct State<T, D> {
@@ -64,7 +68,7 @@ impl<T, D> State<T, D> {
     }
 
     fn open_window(&mut self, now: Instant) {
-        self.window = Window::Open(engine::after(now, self.period));
+        self.window = Window::Open(engine::checked_deadline(now, self.period));
     }
 }
 
@@ -90,13 +94,13 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
     }
 
     #[inline]
-    fn on_item(&mut self, item: T, now: Instant) -> Option<T> {
+    fn on_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<T> {
         if let Window::Closed = self.window {
             if self.period == Duration::ZERO {
                 // Every window ends as it opens: every item passes, whatever the edge.
                 return Some(item);
             }
-            self.open_window(now);
+            self.open_window(at.exact());
             if self.edge != Edge::Trailing {
                 return Some(item);
             }
@@ -105,9 +109,9 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         None
     }
 
-    fn room(&self, _now: Instant) -> usize {
-        // In an open window (which `on_deadlines(now)` has left open at `now`), every item is
-        // dropped or becomes the trailing candidate.
+    fn room(&self, _latest: Instant) -> usize {
+        // In an open window, every item that arrives before its end is dropped or becomes the
+        // trailing candidate.
         match self.window {
             Window::Open(_) => usize::MAX,
             Window::Closed => 0,
@@ -133,6 +137,13 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         None
     }
 
+    fn next_deadline(&self) -> Option<Instant> {
+        match self.window {
+            Window::Open(end) => end,
+            Window::Closed => None,
+        }
+    }
+
     fn wake_at(&self) -> Option<Instant> {
         match self.window {
             Window::Open(end) if self.pending.is_some() => end,
@@ -140,9 +151,9 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         }
     }
 
-    fn restart(&mut self, now: Instant) {
-        if let Window::Open(_) = self.window {
-            self.open_window(now);
+    fn rebase(&mut self, from: Instant, to: Instant) {
+        if let Window::Open(Some(end)) = self.window {
+            self.window = Window::Open(engine::rebase(end, from, to));
         }
     }
 

@@ -57,17 +57,17 @@ fn batch_deadline_holds_on_an_always_ready_source() {
         Poll::Ready(Some(batch)) => batch,
         other => panic!("expected a batch, got {other:?}"),
     };
-    // Item 0 is received at 1 ms (the end of the poll that produced it), so the deadline is
-    // 11 ms; item 10 is received at 11 ms, and the check before the next poll, at 11 ms,
-    // closes the batch: it waited 10 ms after its first item, as 10 more items came.
-    assert_eq!(first, (0..11).collect::<Vec<_>>());
+    // Item 0 arrives at 1 ms (when the poll that produced it returns), so the deadline is
+    // 11 ms. Item 10 arrives at 11 ms, at the deadline: the batch leaves without it, holding
+    // the 10 items that arrived before, and item 10 opens the next batch.
+    assert_eq!(first, (0..10).collect::<Vec<_>>());
     assert_eq!(clock.now() - start, ms(11));
     let second = match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(batch)) => batch,
         other => panic!("expected a batch, got {other:?}"),
     };
-    assert_eq!(second, (11..22).collect::<Vec<_>>());
-    assert_eq!(clock.now() - start, ms(22));
+    assert_eq!(second, (10..20).collect::<Vec<_>>());
+    assert_eq!(clock.now() - start, ms(21));
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn batch_take_pending_recovers_the_items_and_cancels_the_deadline() {
 }
 
 #[test]
-fn batch_with_clock_after_polling_keeps_items_and_restarts_the_deadline() {
+fn batch_with_clock_after_polling_keeps_items_and_the_time_left() {
     let first = ManualClock::new();
     let (feed, input) = source();
     let mut s = input.batch(10, ms(100)).with_clock(first.clone());
@@ -277,19 +277,36 @@ fn batch_with_clock_after_polling_keeps_items_and_restarts_the_deadline() {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
-    first.advance(ms(50));
+    first.advance(ms(60));
 
     let second = ManualClock::new();
-    // The new clock reads later than the old one did: a restarted deadline counts from the
-    // swap on the new clock, not from the old clock's instants.
+    // The new clock reads later than the old one did: the deadline keeps the 40 ms it had
+    // left, counted on the new clock from the swap.
     second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0, "the old clock's timer is gone");
     d.run();
-    d.step_to(99);
+    d.step_to(39);
     assert_eq!(d.take(), vec![]);
-    d.step_to(100);
-    assert_eq!(d.take(), vec![Item(100, vec![1])]);
+    d.step_to(40);
+    assert_eq!(d.take(), vec![Item(40, vec![1])]);
+}
+
+#[test]
+fn batch_with_clock_after_its_deadline_passed_yields_at_the_next_poll() {
+    let first = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = input.batch(10, ms(100)).with_clock(first.clone());
+    feed.push(1);
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    // Overdue by 50 ms on the old clock, which nobody polled since.
+    first.advance(ms(150));
+    let second = ManualClock::new();
+    let mut d = Driver::new(s.with_clock(second.clone()), &second);
+    d.run();
+    assert_eq!(d.take(), vec![Item(0, vec![1])]);
 }
 
 #[test]
@@ -397,10 +414,11 @@ fn batch_doc_timeline_holds() {
 }
 
 #[test]
-fn batch_clock_sampling_adapts_when_a_fast_source_slows_down() {
-    // 300 items at no cost, then items costing 1 ms each. On the fast run the clock is read
-    // every 128 items at most; the first slow items show the change, and from then on the
-    // clock is read before every poll again.
+fn batch_deadline_holds_when_a_fast_source_turns_slow() {
+    // 300 items at no cost, then items costing 1 ms each, inside the source's poll. The
+    // first batch opens at 0 ms and leaves as the first item to arrive at or after 10 ms does
+    // (item 309, at 10 ms): nothing that arrived after the deadline joins it. From then on,
+    // every batch holds the 10 items that arrived within 10 ms of its first.
     let clock = ManualClock::new();
     let ticking = clock.clone();
     let source = stream::iter(0u32..).map(move |i| {
@@ -416,18 +434,15 @@ fn batch_clock_sampling_adapts_when_a_fast_source_slows_down() {
     let mut batches = Vec::new();
     while batches.len() < 4 {
         if let Poll::Ready(Some(batch)) = s.as_mut().poll_next(&mut cx) {
-            batches.push(((clock.now() - start).as_millis(), batch.len()));
+            let first = batch[0];
+            let last = batch[batch.len() - 1];
+            batches.push(((clock.now() - start).as_millis(), first, last));
         }
     }
-    // The first batch opened at 0 ms: it leaves late, by less than one stride of slow items.
-    let (first_at, _) = batches[0];
-    assert!((10..10 + 128).contains(&first_at), "{batches:?}");
-    // Then every batch leaves on time: 10 ms after its first item was received (1 ms after
-    // the previous batch left), with the 10 items received meanwhile.
-    for pair in batches[1..].windows(2) {
-        assert_eq!(pair[1].0 - pair[0].0, 11, "{batches:?}");
-        assert_eq!(pair[1].1, 11, "{batches:?}");
-    }
+    assert_eq!(
+        batches,
+        vec![(10, 0, 308), (20, 309, 318), (30, 319, 328), (40, 329, 338)]
+    );
 }
 
 #[test]
@@ -486,66 +501,110 @@ fn batch_deadline_wakes_the_waker_of_the_latest_poll() {
     );
 }
 
-/// How late each of the first `batches` batches of `batch(usize::MAX, latency)` leaves, in ns:
-/// its emission minus (the start of the poll that produced its first item, plus `latency`),
-/// on a busy source whose item `i` costs `cost(i)` of virtual time inside its poll.
-fn lateness(
+/// Checks the exact bound on the first `batches` batches of `batch(usize::MAX, latency)` over
+/// an always-ready source whose item `i` costs `cost(i)` of virtual time inside its poll:
+/// every item of a batch arrived before its deadline (the first item's arrival plus
+/// `latency`), and the batch left as the next item arrived, at or after the deadline. So it
+/// is late by at most that one item's production time.
+fn assert_exact_deadlines(
     cost: impl Fn(u64) -> Duration + 'static,
     latency: Duration,
     batches: usize,
-) -> Vec<i128> {
+) {
     let clock = ManualClock::new();
     let ticking = clock.clone();
-    let starts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let log = starts.clone();
+    let arrivals = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = arrivals.clone();
     let source = stream::iter(0u64..).map(move |i| {
-        log.borrow_mut().push(ticking.now());
         ticking.advance(cost(i));
+        log.borrow_mut().push(ticking.now());
         i
     });
     let mut s = Box::pin(source.batch(usize::MAX, latency).with_clock(clock.clone()));
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
-    let mut late = Vec::new();
-    while late.len() < batches {
+    let mut seen = 0;
+    let mut next = 0;
+    while seen < batches {
         if let Poll::Ready(Some(batch)) = s.as_mut().poll_next(&mut cx) {
-            let opened = starts.borrow()[batch[0] as usize];
-            late.push((clock.now() - opened).as_nanos() as i128 - latency.as_nanos() as i128);
-        }
-    }
-    late
-}
-
-#[test]
-fn batch_lateness_on_a_steady_busy_source_is_two_strides_at_most() {
-    // The deadline counts from the first clock reading after the batch's first item, and is
-    // checked at readings: each is at most one stride (about 5 µs of items) away, or one
-    // item when items are slower than that.
-    for cost in [10, 50, 80, 100, 1_000, 1_900, 5_000, 20_000, 1_000_000] {
-        let late = lateness(move |_| Duration::from_nanos(cost), ms(1), 8);
-        // Once the stride has adapted (the first batch learns the pace):
-        for &ns in &late[2..] {
-            assert!(ns >= 0, "{cost} ns per item: a batch left {} ns early", -ns);
+            seen += 1;
+            let arrivals = arrivals.borrow();
+            assert_eq!(batch[0], next, "items lost or reordered");
+            let deadline = arrivals[batch[0] as usize] + latency;
+            let last = *batch.last().unwrap();
+            assert_eq!(batch, (batch[0]..=last).collect::<Vec<_>>());
             assert!(
-                ns <= 10_000.max(cost.into()),
-                "{cost} ns per item: a batch left {ns} ns late ({late:?})"
+                arrivals[last as usize] < deadline,
+                "an item past the deadline joined"
             );
+            let crossing = arrivals[last as usize + 1];
+            assert!(crossing >= deadline, "a batch left before its deadline");
+            assert_eq!(
+                clock.now(),
+                crossing,
+                "a batch left later than the crossing item"
+            );
+            next = last + 1;
         }
     }
 }
 
 #[test]
-fn batch_lateness_when_a_fast_source_turns_slow_is_one_stride_of_slow_items() {
-    // One free item, then 127 items of 1 ms, over and over: each time the source turns slow,
-    // up to 127 of its slow items pass before a reading shows it (the documented departure).
-    let late = lateness(
+fn batch_deadline_is_exact_on_a_steady_busy_source() {
+    for cost in [0, 10, 50, 80, 100, 1_000, 1_900, 5_000, 20_000, 1_000_000] {
+        let step = Duration::from_nanos(cost.max(1));
+        // (A free item makes no progress in time: mix in one costly item in eight.)
+        assert_exact_deadlines(
+            move |i| {
+                if cost == 0 && i % 8 != 7 {
+                    Duration::ZERO
+                } else {
+                    step
+                }
+            },
+            ms(1),
+            8,
+        );
+    }
+}
+
+#[test]
+fn batch_deadline_is_exact_when_a_source_changes_pace() {
+    // One free item, then 127 items of 1 ms, over and over.
+    assert_exact_deadlines(
         |i| if i % 128 == 0 { Duration::ZERO } else { ms(1) },
         ms(10),
         60,
     );
-    assert!(late.iter().all(|&ns| ns >= 0), "{late:?}");
-    assert!(late.iter().all(|&ns| ns <= 128 * 1_000_000), "{late:?}");
-    // Most batches are late by one slow item at most.
-    let on_time = late.iter().filter(|&&ns| ns <= 1_000_000).count();
-    assert!(on_time >= 50, "{late:?}");
+    // 100,000 free items, then 5 ms items: the deadline set by a batch's first item is seen
+    // as the first slow item arrives.
+    assert_exact_deadlines(
+        |i| if i < 100_000 { Duration::ZERO } else { ms(5) },
+        ms(10),
+        20,
+    );
+    // Slow, then fast: 1 ms items, then items of 1 µs.
+    assert_exact_deadlines(
+        |i| {
+            if i < 50 {
+                ms(1)
+            } else {
+                Duration::from_micros(1)
+            }
+        },
+        ms(10),
+        20,
+    );
+    // Alternating bursts: 1,000 items of 10 ns, then 10 of 3 ms.
+    assert_exact_deadlines(
+        |i| {
+            if i % 1010 < 1000 {
+                Duration::from_nanos(10)
+            } else {
+                ms(3)
+            }
+        },
+        ms(10),
+        40,
+    );
 }

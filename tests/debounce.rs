@@ -324,7 +324,7 @@ fn debounce_size_hint_contains_the_true_count() {
 }
 
 #[test]
-fn debounce_with_clock_after_polling_restarts_the_quiet_period() {
+fn debounce_with_clock_after_polling_keeps_the_time_left_in_the_quiet_period() {
     let first = ManualClock::new();
     let (feed, input) = source();
     let mut s = input.debounce(ms(100)).with_clock(first.clone());
@@ -334,12 +334,12 @@ fn debounce_with_clock_after_polling_restarts_the_quiet_period() {
     assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
     first.advance(ms(60));
     let second = ManualClock::new();
-    // The new clock reads later than the old one did: a restarted deadline counts from the
-    // swap on the new clock, not from the old clock's instants.
+    // The new clock reads later than the old one did: the deadline keeps the 40 ms it had
+    // left, counted on the new clock from the swap.
     second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
-    assert_eq!(d.play(&feed, &[], None, 150), vec![Item(100, 'a')]);
+    assert_eq!(d.play(&feed, &[], None, 150), vec![Item(40, 'a')]);
 }
 
 #[test]

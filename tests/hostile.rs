@@ -167,9 +167,9 @@ fn panicking_source_leaves_the_adapter_sound() {
 
 #[test]
 fn batch_opened_before_a_source_panic_still_leaves_at_its_deadline() {
-    // a, b, c fill a batch; the next call takes d (opening a batch, whose deadline waits for
-    // a clock reading) and then the source panics; from then on the source is quiet. The
-    // next call must set d's deadline and arm the timer for it.
+    // a, b, c fill a batch; the next call takes d (opening a batch, whose deadline counts
+    // from d's arrival, at 0 ms) and then the source panics; from then on the source is
+    // quiet. The next call must arm the timer for d's deadline.
     let mut polls = 0;
     let input = stream::poll_fn(move |_cx| {
         polls += 1;
@@ -193,7 +193,7 @@ fn batch_opened_before_a_source_panic_still_leaves_at_its_deadline() {
     clock.advance(ms(10));
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
     assert_eq!(clock.timers(), 1, "a timer watches the batch of d");
-    clock.advance(ms(99));
+    clock.advance(ms(89));
     assert_eq!(wakes.count(), 0);
     clock.advance(ms(1));
     assert_eq!(wakes.count(), 1);
@@ -231,9 +231,9 @@ fn debounce_keeps_its_pending_item_through_a_source_panic() {
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(None));
 }
 
-/// A `try_batch` source: 1, 2, 3 (a full batch; the stride grows), 4, a pause (the deadline of
-/// [4] is armed), then, once [4] has left at its deadline, 5 (opening a batch whose deadline
-/// waits for a reading) and a panic; after that, `after(poll)`.
+/// A `try_batch` source: 1, 2, 3 (a full batch), 4, a pause (the deadline of [4] is armed),
+/// then, once [4] has left at its deadline (100 ms), 5 (opening a batch whose deadline is
+/// 200 ms) and a panic; after that, `after(poll)`.
 fn panicking_after_a_deadline(
     after: impl Fn(u32) -> Poll<Option<Result<i32, &'static str>>>,
 ) -> impl Stream<Item = Result<i32, &'static str>> {
@@ -278,8 +278,8 @@ fn batch_opened_before_a_panic_leaves_even_if_only_errors_follow() {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     up_to_the_panic(s.as_mut(), &clock, &mut cx);
-    // The next call (50 ms after the panic) stamps [5]: it leaves 100 ms later, between the
-    // errors, which never stop coming.
+    // A call every 50 ms: [5] leaves at its deadline, 200 ms, between the errors, which never
+    // stop coming.
     let mut out = Vec::new();
     for _ in 0..4 {
         clock.advance(ms(50));
@@ -289,15 +289,15 @@ fn batch_opened_before_a_panic_leaves_even_if_only_errors_follow() {
         out,
         [
             Poll::Ready(Some(Err("e"))),
-            Poll::Ready(Some(Err("e"))),
             Poll::Ready(Some(Ok(vec![5]))),
+            Poll::Ready(Some(Err("e"))),
             Poll::Ready(Some(Err("e"))),
         ]
     );
 }
 
 #[test]
-fn batch_opened_before_a_panic_counts_its_deadline_from_the_next_call() {
+fn batch_opened_before_a_panic_counts_its_deadline_from_its_first_item() {
     let clock = ManualClock::new();
     let mut s = Box::pin(
         panicking_after_a_deadline(|n| {
@@ -314,13 +314,14 @@ fn batch_opened_before_a_panic_counts_its_deadline_from_the_next_call() {
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     up_to_the_panic(s.as_mut(), &clock, &mut cx);
-    // The next call comes 10 ms later and yields an error: [5]'s deadline is 100 ms after it.
+    // The next call comes 10 ms later and yields an error; [5]'s deadline is 100 ms after 5
+    // arrived, at 200 ms, whatever the panic.
     clock.advance(ms(10));
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(Err("e"))));
     clock.advance(ms(50));
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
     let before = wakes.count();
-    clock.advance(ms(49));
+    clock.advance(ms(39));
     assert_eq!(wakes.count(), before);
     clock.advance(ms(1));
     assert_eq!(wakes.count(), before + 1);

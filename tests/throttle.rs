@@ -54,11 +54,19 @@ fn throttle_leading_dropped_items_do_not_extend_the_window() {
 }
 
 #[test]
-fn throttle_leading_needs_no_timer_and_ends_at_once() {
+fn throttle_leading_window_end_wakes_nobody_and_the_stream_ends_at_once() {
     let (clock, feed, mut d) = throttle_on(ms(100), Edge::Leading);
-    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], Some(20), 20);
-    assert_eq!(out, vec![Item(0, 'a'), End(20)]);
-    assert_eq!(clock.timers(), 0);
+    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 20);
+    assert_eq!(out, vec![Item(0, 'a')]);
+    // The timer watches the window's end (an item arriving after it must pass), but that end
+    // yields nothing, so it does not wake the task.
+    let wakes = d.wakes();
+    clock.advance(ms(200));
+    assert_eq!(d.wakes(), wakes);
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![End(220)]);
+    assert_eq!(clock.timers(), 0, "an ended adapter holds no timer");
 }
 
 #[test]
@@ -269,7 +277,7 @@ fn throttle_size_hint_contains_the_true_count() {
 }
 
 #[test]
-fn throttle_with_clock_after_polling_restarts_the_window() {
+fn throttle_with_clock_after_polling_keeps_the_time_left_in_the_window() {
     let first = ManualClock::new();
     let (feed, input) = source();
     let mut s = input
@@ -282,13 +290,13 @@ fn throttle_with_clock_after_polling_restarts_the_window() {
     assert_eq!(std::pin::Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
     first.advance(ms(60));
     let second = ManualClock::new();
-    // The new clock reads later than the old one did: a restarted deadline counts from the
-    // swap on the new clock, not from the old clock's instants.
+    // The new clock reads later than the old one did: the deadline keeps the 40 ms it had
+    // left, counted on the new clock from the swap.
     second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
     let out = d.play(&feed, &[], None, 150);
-    assert_eq!(out, vec![Item(100, 'a')]);
+    assert_eq!(out, vec![Item(40, 'a')]);
 }
 
 #[test]
