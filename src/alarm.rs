@@ -87,7 +87,7 @@ impl<T: Timer> Alarm<T> {
     /// Whether the armed instant is reached.
     #[inline]
     pub(crate) fn fired(&self) -> bool {
-        self.signal.fired.load(Ordering::Acquire)
+        self.signal.fired.load(Ordering::Relaxed)
     }
 
     /// Makes the firing wake the task of `cx` too; `Ready` if it has fired already.

@@ -55,7 +55,7 @@ impl<T, W> State<T, W> {
         self.deadline = if self.max_latency == Duration::ZERO {
             None
         } else {
-            engine::checked_deadline(at.exact(), self.max_latency)
+            engine::checked_deadline(at.time(), self.max_latency)
         };
     }
 
@@ -134,7 +134,7 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
         None
     }
 
-    fn room(&self, _latest: Instant) -> usize {
+    fn room(&self, _time: Instant) -> usize {
         // Every item but the first (which opens the batch) and the last (which fills it) only
         // joins the batch.
         if W::ACTIVE || self.items.is_empty() {
@@ -147,7 +147,7 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
         let items = &mut self.items;
-        run.run(|item| items.push(item))
+        run.run(false, |item| items.push(item))
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<Vec<T>> {

@@ -101,8 +101,6 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
     type Item = T;
     type Output = T;
 
-    const STAMPS_ITEMS: bool = true;
-
     fn on_deadlines(&mut self, now: Instant) -> Option<T> {
         if matches!(self.quiet_end(), Some(end) if now >= end) {
             return self.end_quiet();
@@ -131,13 +129,12 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         let leads = self.edge != Edge::Trailing && (idle || self.run_over);
         let starts_run = leads
             || (self.edge != Edge::Leading && self.run_end.is_none() && self.max_wait.is_some());
-        // A quiet period or a run that starts here counts from the exact arrival; a quiet
-        // period restarted within a busy run, from the latest instant the item can have
-        // arrived at (so that it never ends early).
-        let now = if idle || starts_run {
-            at.exact()
-        } else {
+        // From the latest instant the item can have arrived at, so that nothing ends early. (A
+        // zero quiet period without `max_wait` ends at a pause: its instant is not used.)
+        let now = if self.quiet == Duration::ZERO && self.max_wait.is_none() {
             at.latest()
+        } else {
+            at.time()
         };
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
@@ -152,10 +149,10 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         None
     }
 
-    fn room(&self, latest: Instant) -> usize {
-        // While the quiet period restarted at `latest` runs, an item only restarts it again
+    fn room(&self, time: Instant) -> usize {
+        // While the quiet period restarted at `time` runs, an item only restarts it again
         // and is dropped or kept: unless it leads or starts a `max_wait` run.
-        if self.passes_all || self.quiet_since != Some(latest) {
+        if self.passes_all || self.quiet_since != Some(time) {
             return 0;
         }
         let absorbs = match self.edge {

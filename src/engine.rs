@@ -6,8 +6,10 @@
 //! - *reading*: one call of [`Clock::now`].
 //! - *alarm*: the adapter's one timer ([`Alarm`]); its firing raises a flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: its next
-//!   deadline, and for a machine that stamps every item (a debounce), one timer resolution
+//!   deadline; and while arrival times are asked for often (*dense*), one timer resolution
 //!   after the latest reading.
+//! - *tight*: the alarm is watched and armed within one resolution of the latest reading,
+//!   so it tells an item's arrival time to within that resolution.
 //! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
 //!   that arrives now arrived before every deadline of the machine.
 //! - *run*: items taken in a tight loop, each only kept or dropped (a batch filling up, items
@@ -20,10 +22,10 @@
 //!    it reached is acted on. If both yield, the later output waits in `ready` for the next
 //!    call, which yields it before anything else.
 //! 2. Timer first: before every poll of the inner stream, a fired alarm is acted on.
-//! 3. Time is seen through the alarm. The clock is read when a machine sets a deadline from
-//!    an item's arrival ([`Arrival::exact`]), when the alarm has fired, and when an event
-//!    arrives unwatched; after an item that arrived unwatched, the alarm is armed for the
-//!    horizon. An alarm armed for an earlier instant than the horizon is kept, not re-armed.
+//! 3. Time is seen through the alarm. The clock is read when the alarm has fired, when an
+//!    event arrives unwatched, and when a machine asks for an item's arrival time
+//!    ([`Arrival::time`]) while the alarm is not tight; after an item, the alarm is armed for
+//!    the horizon unless it is armed for that or earlier.
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
@@ -84,20 +86,29 @@ pub(crate) struct Arrival<'a, C> {
     clock: &'a C,
     /// The reading taken for this item, if any.
     reading: Option<Instant>,
-    /// The latest instant the item can have arrived at, if no reading is taken.
+    /// The instant before the alarm's, when the alarm is tight: the item arrived after the
+    /// latest reading and before this, which lies within one timer resolution of it.
+    close: Option<Instant>,
+    /// What [`latest`](Arrival::latest) gives when neither of the above is known.
     latest: Instant,
 }
 
 impl<C: Clock> Arrival<'_, C> {
-    /// The arrival time, from a reading taken for this item (once).
-    pub(crate) fn exact(&mut self) -> Instant {
-        *self.reading.get_or_insert_with(|| self.clock.now())
+    /// The arrival time, or an instant after it by at most the clock's timer resolution (the
+    /// latest instant the item can have arrived at): from a tight alarm if there is one, else
+    /// from a reading taken for this item.
+    pub(crate) fn time(&mut self) -> Instant {
+        match (self.reading, self.close) {
+            (Some(now), _) | (None, Some(now)) => now,
+            (None, None) => *self.reading.insert(self.clock.now()),
+        }
     }
 
-    /// The latest instant the item can have arrived at: its reading if one was taken, else the
-    /// instant before the alarm's (the item arrived watched), within the clock's resolution.
+    /// What [`time`](Arrival::time) would give if it is known without a reading, else the
+    /// instant the runs of the machine are handed (for a machine that keeps an instant it
+    /// does not use).
     pub(crate) fn latest(&self) -> Instant {
-        self.reading.unwrap_or(self.latest)
+        self.reading.or(self.close).unwrap_or(self.latest)
     }
 }
 
@@ -107,7 +118,9 @@ pub(crate) trait Run<I> {
     /// The items left of the room, and what stopped the run early, if anything.
     type Out;
 
-    fn run(self, absorb: impl FnMut(I)) -> Self::Out;
+    /// `absorb_calls_out`: `absorb` runs code of the user's (a drop hook), which may take
+    /// time, so the alarm is looked at again after it, before the next poll.
+    fn run(self, absorb_calls_out: bool, absorb: impl FnMut(I)) -> Self::Out;
 }
 
 /// The engine's [`Run`].
@@ -128,17 +141,18 @@ where
     type Out = (u32, Option<Event<I, O>>);
 
     #[inline]
-    fn run(mut self, mut absorb: impl FnMut(I)) -> Self::Out {
+    fn run(mut self, absorb_calls_out: bool, mut absorb: impl FnMut(I)) -> Self::Out {
         let event = loop {
-            // Timer first; the engine acts on the firing.
-            if self.fired.load(Ordering::Acquire) {
+            // Timer first. (Otherwise the look as the last item arrived was the last thing
+            // done before this poll.)
+            if absorb_calls_out && self.fired.load(Ordering::Relaxed) {
                 break None;
             }
             match self.stream.as_mut().poll_next(self.cx) {
                 Poll::Ready(Some(item)) => match (self.split)(item) {
                     // An item that arrived after the alarm fired goes to the engine, which
                     // acts on the deadline first.
-                    Ok(item) if self.fired.load(Ordering::Acquire) => {
+                    Ok(item) if self.fired.load(Ordering::Relaxed) => {
                         break Some(Event::Item(item))
                     }
                     Ok(item) => {
@@ -168,15 +182,12 @@ pub(crate) trait Machine {
     /// What the machine yields.
     type Output;
 
-    /// Whether the machine needs the arrival time of every item (to within the clock's timer
-    /// resolution), not only whether it came before its next deadline.
-    const STAMPS_ITEMS: bool = false;
-
     /// Acts on every deadline reached at `now`; returns what that yields, if anything.
     fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
 
     /// Takes an item, after every deadline it reached was acted on. It must not leave a
-    /// deadline reached at its arrival: a zero duration acts at once, or at a pause.
+    /// deadline reached at its arrival: a zero duration acts at once, or at a pause. A
+    /// deadline set from the item's arrival counts from [`Arrival::time`].
     fn on_item<C: Clock>(
         &mut self,
         item: Self::Item,
@@ -205,9 +216,9 @@ pub(crate) trait Machine {
 
     /// How many of the next items, each arriving before every deadline, the machine can take
     /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
-    /// nothing and change nothing but what the machine keeps. `latest` is what
-    /// [`Arrival::latest`] gives for them.
-    fn room(&self, _latest: Instant) -> usize {
+    /// nothing and change nothing but what the machine keeps. `time` is what
+    /// [`Arrival::time`] would give them.
+    fn room(&self, _time: Instant) -> usize {
         0
     }
 
@@ -242,6 +253,18 @@ pub(crate) struct Engine<C: Clock, O> {
     resolution: Option<Duration>,
     /// The latest reading.
     now: Instant,
+    /// One timer resolution after `now`, if the clock has one.
+    tick: Option<Instant>,
+    /// The latest instant an item arriving watched can have arrived at: the instant before
+    /// `armed`, or `now` (kept up to date by `read` and `arm`).
+    latest: Instant,
+    /// Items arrive densely: the last two readings taken for arriving items came within one
+    /// timer resolution. Only then is the alarm armed for the horizon as items arrive (a
+    /// slower source gets a reading per item, which costs little next to its items), and
+    /// kept tight, so that it gives arrival times without a reading.
+    dense: bool,
+    /// The latest reading taken for an arriving item.
+    arrival_read: Option<Instant>,
     /// The inner stream has returned `None`; it is never polled again.
     done: bool,
     /// An output that came second in time order: yielded by the next call.
@@ -250,17 +273,24 @@ pub(crate) struct Engine<C: Clock, O> {
 
 impl<C: Clock, O> Engine<C, O> {
     pub(crate) fn new(clock: C) -> Self {
-        Engine {
+        let now = clock.now();
+        let mut engine = Engine {
             resolution: clock
                 .timer_resolution()
                 .map(|r| r.max(Duration::from_nanos(1))),
-            now: clock.now(),
+            now,
+            tick: None,
+            latest: now,
+            dense: false,
+            arrival_read: None,
             clock,
             alarm: None,
             armed: None,
             done: false,
             ready: None,
-        }
+        };
+        engine.update_times();
+        engine
     }
 
     /// The same state on another clock. The alarm belongs to the old clock, so it goes.
@@ -330,9 +360,10 @@ impl<C: Clock, O> Engine<C, O> {
                 }
                 self.watch(machine);
             }
-            let event = match self.run_flag(machine) {
-                Some(fired) if machine.room(self.latest()) > 0 => {
-                    let room = machine.room(self.latest()).min(left as usize) as u32;
+            let horizon = self.horizon(machine);
+            let event = match self.run_flag(horizon) {
+                Some(fired) if machine.room(self.latest) > 0 => {
+                    let room = machine.room(self.latest).min(left as usize) as u32;
                     let (rest, event) = machine.absorb_run(Runner {
                         stream: stream.as_mut(),
                         cx,
@@ -357,7 +388,7 @@ impl<C: Clock, O> Engine<C, O> {
                 Some(Event::Item(item)) => {
                     left -= 1;
                     // Time order: the deadlines the item reached come first.
-                    let watched = self.watches(machine);
+                    let watched = self.watched(horizon);
                     let (first, reading) = if watched {
                         (None, None)
                     } else {
@@ -367,13 +398,14 @@ impl<C: Clock, O> Engine<C, O> {
                     let mut at = Arrival {
                         clock: &self.clock,
                         reading,
-                        latest: self.latest(),
+                        close: (watched && self.tight()).then_some(self.latest),
+                        latest: self.latest,
                     };
                     let second = machine.on_item(item, &mut at);
                     if let Some(now) = at.reading {
-                        self.now = self.now.max(now);
+                        self.arrived(now);
                     }
-                    if !watched {
+                    if self.dense {
                         self.watch(machine);
                     }
                     if let Some(out) = self.in_order(first, second, &wrap) {
@@ -456,25 +488,50 @@ impl<C: Clock, O> Engine<C, O> {
     }
 
     /// The earliest instant at which the machine needs to know the time.
+    #[inline]
     fn horizon<M: Machine>(&self, machine: &M) -> Option<Instant> {
-        let next = machine.next_deadline()?;
-        match self.resolution {
-            Some(r) if M::STAMPS_ITEMS => {
-                Some(checked_deadline(self.now, r).map_or(next, |tick| tick.min(next)))
-            }
-            _ => Some(next),
+        let next = machine.next_deadline();
+        match self.tick {
+            Some(tick) if self.dense => Some(next.map_or(tick, |next| next.min(tick))),
+            _ => next,
         }
     }
 
-    /// Whether the alarm watches the machine (see the glossary).
-    fn watches<M: Machine>(&self, machine: &M) -> bool {
-        match self.horizon(machine) {
+    /// Whether the alarm watches a machine whose horizon is `horizon` (see the glossary).
+    #[inline]
+    fn watched(&self, horizon: Option<Instant>) -> bool {
+        match horizon {
             None => true,
             Some(horizon) => {
                 self.resolution.is_some()
                     && self.armed.is_some_and(|armed| armed <= horizon)
                     && !self.fired()
             }
+        }
+    }
+
+    /// Whether the alarm watches the machine (see the glossary).
+    fn watches<M: Machine>(&self, machine: &M) -> bool {
+        self.watched(self.horizon(machine))
+    }
+
+    /// Whether the alarm, which watches, is tight (see the glossary).
+    #[inline]
+    fn tight(&self) -> bool {
+        matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
+    }
+
+    /// A reading `now` was taken for an arriving item.
+    fn arrived(&mut self, now: Instant) {
+        if let Some(r) = self.resolution {
+            self.dense = self
+                .arrival_read
+                .is_some_and(|last| now.saturating_duration_since(last) < r);
+        }
+        self.arrival_read = Some(now);
+        if now > self.now {
+            self.now = now;
+            self.update_times();
         }
     }
 
@@ -487,26 +544,28 @@ impl<C: Clock, O> Engine<C, O> {
     }
 
     /// The flag a run watches, if the items can be taken in a run: the alarm watches the
-    /// machine, or it has no deadline.
-    fn run_flag<M: Machine>(&self, machine: &M) -> Option<&AtomicBool> {
-        if self.horizon(machine).is_none() {
+    /// machine (whose horizon is `horizon`), or it has no deadline.
+    #[inline]
+    fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
+        if horizon.is_none() {
             return Some(&NEVER);
         }
-        if !self.watches(machine) {
+        if !self.watched(horizon) {
             return None;
         }
         self.alarm.as_ref().map(Alarm::flag)
     }
 
-    /// The latest instant an item arriving watched can have arrived at.
-    fn latest(&self) -> Instant {
-        match self.armed {
+    /// Sets `tick` and `latest` after `now` or `armed` changed.
+    fn update_times(&mut self) {
+        self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
+        self.latest = match self.armed {
             Some(armed) if self.resolution.is_some() => armed
                 .checked_sub(Duration::from_nanos(1))
                 .unwrap_or(armed)
                 .max(self.now),
             _ => self.now,
-        }
+        };
     }
 
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
@@ -520,6 +579,7 @@ impl<C: Clock, O> Engine<C, O> {
             }
         }
         self.now = self.now.max(now);
+        self.update_times();
         self.now
     }
 
@@ -541,6 +601,7 @@ impl<C: Clock, O> Engine<C, O> {
             None => self.alarm = Some(Alarm::new(self.clock.timer(at))),
         }
         self.armed = Some(at);
+        self.update_times();
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled
@@ -556,6 +617,7 @@ impl<C: Clock, O> Engine<C, O> {
                 // Nothing more to wait for: the timer goes.
                 self.alarm = None;
                 self.armed = None;
+                self.update_times();
                 Poll::Ready(None)
             }
             Some(at) => self.wait(machine, at, cx, wrap),

@@ -71,6 +71,10 @@ impl<T, F: FnMut(&T) -> usize> Weigh<T> for Weighted<F> {
 /// default) and [`OnDrop`], made by [`Throttle::on_drop`](crate::Throttle::on_drop) and
 /// [`Debounce::on_drop`](crate::Debounce::on_drop).
 pub trait DropHook<T> {
+    /// Whether [`dropped`](DropHook::dropped) does nothing: then the adapter need not look
+    /// at its timer again after calling it.
+    const DOES_NOTHING: bool = false;
+
     /// Receives an item the adapter drops.
     fn dropped(&mut self, item: T);
 }
@@ -80,6 +84,8 @@ pub trait DropHook<T> {
 pub struct Discard;
 
 impl<T> DropHook<T> for Discard {
+    const DOES_NOTHING: bool = true;
+
     #[inline]
     fn dropped(&mut self, _item: T) {}
 }
@@ -147,11 +153,11 @@ where
     }
 
     if edge == Edge::Leading {
-        return run.run(|item| hook.dropped(item));
+        return run.run(!D::DOES_NOTHING, |item| hook.dropped(item));
     }
     let latest = slot.take();
     let mut held = Held { slot, latest };
-    run.run(|item| {
+    run.run(!D::DOES_NOTHING, |item| {
         if let Some(replaced) = held.latest.replace(item) {
             hook.dropped(replaced);
         }

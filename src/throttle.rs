@@ -100,7 +100,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
                 // Every window ends as it opens: every item passes, whatever the edge.
                 return Some(item);
             }
-            self.open_window(at.exact());
+            self.open_window(at.time());
             if self.edge != Edge::Trailing {
                 return Some(item);
             }
@@ -109,7 +109,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         None
     }
 
-    fn room(&self, _latest: Instant) -> usize {
+    fn room(&self, _time: Instant) -> usize {
         // In an open window, every item that arrives before its end is dropped or becomes the
         // trailing candidate.
         match self.window {
