@@ -1,5 +1,7 @@
 //! Property tests: random schedules and parameters, each adapter against its reference model
-//! (`support/models.rs`), on virtual time.
+//! (`support/models.rs`), on virtual time. In about half the instants of a schedule, time moves
+//! inside the source: the source is busy producing the instant's first event from the end of
+//! the previous instant on, and the adapter sees no pause in between.
 //!
 //! `PROPTEST_CASES` sets the number of cases per property (2,000 by default).
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
 use support::models::{self, Ev, Out};
-use support::{run_schedule, source};
+use support::{run_schedule, run_schedule_busy, source};
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -58,6 +60,22 @@ fn schedule(errors: bool) -> impl Strategy<Value = Vec<(u64, Ev)>> {
             }
             out
         })
+}
+
+/// A schedule, and the instants at which the source is busy (see `run_schedule_busy`).
+fn timed(errors: bool) -> impl Strategy<Value = (Vec<(u64, Ev)>, Vec<u64>)> {
+    (schedule(errors), prop::collection::vec(any::<bool>(), 64)).prop_map(|(schedule, flags)| {
+        let mut instants: Vec<u64> = schedule.iter().map(|&(t, _)| t).collect();
+        instants.dedup();
+        let busy = instants
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(i, _)| flags[i % flags.len()])
+            .map(|(_, &t)| t)
+            .collect();
+        (schedule, busy)
+    })
 }
 
 fn duration() -> impl Strategy<Value = Duration> {
@@ -142,15 +160,15 @@ proptest! {
 
     #[test]
     fn batch_matches_the_model(
-        schedule in schedule(false),
+        (schedule, busy) in timed(false),
         max_size in max_size(),
         latency in duration(),
     ) {
         let clock = ManualClock::new();
         let (feed, input) = source();
         let stream = input.batch(max_size, latency).with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::batch(&schedule, max_size, latency));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
+        prop_assert_eq!(&actual, &models::batch_busy(&schedule, &busy, max_size, latency));
 
         // Concatenated batches are the input, in order; no batch is empty or too big.
         let mut all = Vec::new();
@@ -171,7 +189,7 @@ proptest! {
 
     #[test]
     fn weighted_batch_matches_the_model(
-        schedule in schedule(false),
+        (schedule, busy) in timed(false),
         max_size in max_size(),
         latency in duration(),
         max_weight in prop_oneof![Just(0usize), 1usize..30, Just(usize::MAX)],
@@ -183,8 +201,8 @@ proptest! {
             .batch(max_size, latency)
             .max_weight(max_weight, move |x: &u32| weigh(*x))
             .with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
-        let expected = models::weighted_batch(&schedule, max_size, latency, Some((max_weight, weigh)));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
+        let expected = models::weighted_batch_busy(&schedule, &busy, max_size, latency, Some((max_weight, weigh)));
         prop_assert_eq!(&actual, &expected);
         // Every batch is within its limits, or a single item.
         for out in &actual {
@@ -197,20 +215,20 @@ proptest! {
 
     #[test]
     fn try_batch_matches_the_model(
-        schedule in schedule(true),
+        (schedule, busy) in timed(true),
         max_size in max_size(),
         latency in duration(),
     ) {
         let clock = ManualClock::new();
         let (feed, input) = source();
         let stream = input.try_batch(max_size, latency).with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
-        prop_assert_eq!(actual, models::batch(&schedule, max_size, latency));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
+        prop_assert_eq!(actual, models::batch_busy(&schedule, &busy, max_size, latency));
     }
 
     #[test]
     fn throttle_matches_the_model(
-        schedule in schedule(false),
+        (schedule, busy) in timed(false),
         period in duration(),
         edge in edge(),
     ) {
@@ -223,8 +241,8 @@ proptest! {
             .edge(edge)
             .on_drop(move |x| hook.borrow_mut().push(x))
             .with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::throttle(&schedule, period, edge));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
+        prop_assert_eq!(&actual, &models::throttle_busy(&schedule, &busy, period, edge));
         check_drops(&schedule, &actual, &dropped.borrow())?;
 
         // Outputs are never closer than `period`.
@@ -243,20 +261,20 @@ proptest! {
 
     #[test]
     fn try_throttle_matches_the_model(
-        schedule in schedule(true),
+        (schedule, busy) in timed(true),
         period in duration(),
         edge in edge(),
     ) {
         let clock = ManualClock::new();
         let (feed, input) = source();
         let stream = input.try_throttle(period).edge(edge).with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
-        prop_assert_eq!(actual, models::throttle(&schedule, period, edge));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
+        prop_assert_eq!(actual, models::throttle_busy(&schedule, &busy, period, edge));
     }
 
     #[test]
     fn debounce_matches_the_model(
-        schedule in schedule(false),
+        (schedule, busy) in timed(false),
         quiet in duration(),
         edge in edge(),
         extra in prop::option::of(duration()),
@@ -273,14 +291,14 @@ proptest! {
         let stream = stream
             .on_drop(move |x| hook.borrow_mut().push(x))
             .with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::debounce(&schedule, quiet, edge, max_wait));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
+        prop_assert_eq!(&actual, &models::debounce_busy(&schedule, &busy, quiet, edge, max_wait));
         check_drops(&schedule, &actual, &dropped.borrow())?;
     }
 
     #[test]
     fn try_debounce_matches_the_model(
-        schedule in schedule(true),
+        (schedule, busy) in timed(true),
         quiet in duration(),
         edge in edge(),
         extra in prop::option::of(duration()),
@@ -293,8 +311,8 @@ proptest! {
             stream = stream.max_wait(max_wait);
         }
         let stream = stream.with_clock(clock.clone());
-        let actual = run_schedule(stream, &clock, &feed, &schedule, fallible, from_result);
-        prop_assert_eq!(actual, models::debounce(&schedule, quiet, edge, max_wait));
+        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
+        prop_assert_eq!(actual, models::debounce_busy(&schedule, &busy, quiet, edge, max_wait));
     }
 }
 
@@ -331,6 +349,23 @@ fn random_schedule(n: usize, errors: bool, mut seed: u64) -> Vec<(u64, Ev)> {
     out
 }
 
+/// Every third instant of `schedule` (at random, by `seed`), but the first: the instants at
+/// which the source is busy.
+fn random_busy(schedule: &[(u64, Ev)], mut seed: u64) -> Vec<u64> {
+    let mut instants: Vec<u64> = schedule.iter().map(|&(t, _)| t).collect();
+    instants.dedup();
+    instants
+        .into_iter()
+        .skip(1)
+        .filter(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % 3 == 0
+        })
+        .collect()
+}
+
 /// Every adapter through 1,000,000 random events against its model. Run it with
 /// `cargo test --release --test properties -- --ignored`.
 #[test]
@@ -340,20 +375,42 @@ fn million_random_events_match_the_models() {
     let ms = Duration::from_millis;
     let plain_schedule = random_schedule(N, false, 0x9e37_79b9_7f4a_7c15);
     let try_schedule = random_schedule(N, true, 0x2545_f491_4f6c_dd1d);
+    let plain_busy = random_busy(&plain_schedule, 0x1234_5678_9abc_def1);
+    let try_busy = random_busy(&try_schedule, 0x0fed_cba9_8765_4321);
     let started = std::time::Instant::now();
 
     let clock = ManualClock::new();
     let (feed, input) = source();
     let s = input.batch(50, ms(40)).with_clock(clock.clone());
-    let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
-    assert_eq!(actual, models::batch(&plain_schedule, 50, ms(40)), "batch");
+    let actual = run_schedule_busy(
+        s,
+        &clock,
+        &feed,
+        &plain_schedule,
+        &plain_busy,
+        plain,
+        Out::Item,
+    );
+    assert_eq!(
+        actual,
+        models::batch_busy(&plain_schedule, &plain_busy, 50, ms(40)),
+        "batch"
+    );
     let clock = ManualClock::new();
     let (feed, input) = source();
     let s = input.try_batch(50, ms(40)).with_clock(clock.clone());
-    let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
+    let actual = run_schedule_busy(
+        s,
+        &clock,
+        &feed,
+        &try_schedule,
+        &try_busy,
+        fallible,
+        from_result,
+    );
     assert_eq!(
         actual,
-        models::batch(&try_schedule, 50, ms(40)),
+        models::batch_busy(&try_schedule, &try_busy, 50, ms(40)),
         "try_batch"
     );
 
@@ -361,10 +418,18 @@ fn million_random_events_match_the_models() {
         let clock = ManualClock::new();
         let (feed, input) = source();
         let s = input.throttle(ms(30)).edge(edge).with_clock(clock.clone());
-        let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
+        let actual = run_schedule_busy(
+            s,
+            &clock,
+            &feed,
+            &plain_schedule,
+            &plain_busy,
+            plain,
+            Out::Item,
+        );
         assert_eq!(
             actual,
-            models::throttle(&plain_schedule, ms(30), edge),
+            models::throttle_busy(&plain_schedule, &plain_busy, ms(30), edge),
             "throttle {edge:?}"
         );
         let clock = ManualClock::new();
@@ -373,10 +438,18 @@ fn million_random_events_match_the_models() {
             .try_throttle(ms(30))
             .edge(edge)
             .with_clock(clock.clone());
-        let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
+        let actual = run_schedule_busy(
+            s,
+            &clock,
+            &feed,
+            &try_schedule,
+            &try_busy,
+            fallible,
+            from_result,
+        );
         assert_eq!(
             actual,
-            models::throttle(&try_schedule, ms(30), edge),
+            models::throttle_busy(&try_schedule, &try_busy, ms(30), edge),
             "try_throttle {edge:?}"
         );
 
@@ -388,8 +461,17 @@ fn million_random_events_match_the_models() {
                 s = s.max_wait(max_wait);
             }
             let s = s.with_clock(clock.clone());
-            let actual = run_schedule(s, &clock, &feed, &plain_schedule, plain, Out::Item);
-            let expected = models::debounce(&plain_schedule, ms(20), edge, max_wait);
+            let actual = run_schedule_busy(
+                s,
+                &clock,
+                &feed,
+                &plain_schedule,
+                &plain_busy,
+                plain,
+                Out::Item,
+            );
+            let expected =
+                models::debounce_busy(&plain_schedule, &plain_busy, ms(20), edge, max_wait);
             assert_eq!(actual, expected, "debounce {edge:?} {max_wait:?}");
             let clock = ManualClock::new();
             let (feed, input) = source();
@@ -398,8 +480,16 @@ fn million_random_events_match_the_models() {
                 s = s.max_wait(max_wait);
             }
             let s = s.with_clock(clock.clone());
-            let actual = run_schedule(s, &clock, &feed, &try_schedule, fallible, from_result);
-            let expected = models::debounce(&try_schedule, ms(20), edge, max_wait);
+            let actual = run_schedule_busy(
+                s,
+                &clock,
+                &feed,
+                &try_schedule,
+                &try_busy,
+                fallible,
+                from_result,
+            );
+            let expected = models::debounce_busy(&try_schedule, &try_busy, ms(20), edge, max_wait);
             assert_eq!(actual, expected, "try_debounce {edge:?} {max_wait:?}");
         }
     }

@@ -18,8 +18,14 @@ pub fn ms(n: u64) -> Duration {
 }
 
 struct SourceState<T> {
-    queue: VecDeque<T>,
+    /// Each item, with the instant it arrives at if the source is busy until then (see
+    /// [`Feed::push_busy`]).
+    queue: VecDeque<(T, Option<Instant>)>,
     ended: bool,
+    /// With `ended`: the instant the end arrives at, if the source is busy until then.
+    end_at: Option<Instant>,
+    /// The clock a busy source moves.
+    clock: Option<ManualClock>,
     returned_none: bool,
     waker: Option<Waker>,
     polls: usize,
@@ -48,6 +54,8 @@ pub fn source<T>() -> (Feed<T>, Source<T>) {
     let shared = Arc::new(Mutex::new(SourceState {
         queue: VecDeque::new(),
         ended: false,
+        end_at: None,
+        clock: None,
         returned_none: false,
         waker: None,
         polls: 0,
@@ -62,10 +70,21 @@ pub fn source<T>() -> (Feed<T>, Source<T>) {
 
 impl<T> Feed<T> {
     pub fn push(&self, item: T) {
+        self.push_at(item, None);
+    }
+
+    /// Pushes an item that the source spends time producing: the poll that returns it first
+    /// moves `clock` to `at` (if it is not there yet), as a source busy until then would.
+    pub fn push_busy(&self, item: T, clock: &ManualClock, at: Instant) {
+        self.shared.lock().unwrap().clock = Some(clock.clone());
+        self.push_at(item, Some(at));
+    }
+
+    fn push_at(&self, item: T, at: Option<Instant>) {
         let waker = {
             let mut state = self.shared.lock().unwrap();
             assert!(!state.ended, "pushed after end");
-            state.queue.push_back(item);
+            state.queue.push_back((item, at));
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -74,9 +93,20 @@ impl<T> Feed<T> {
     }
 
     pub fn end(&self) {
+        self.end_at(None);
+    }
+
+    /// Ends the stream, the poll that returns `None` first moving `clock` to `at`.
+    pub fn end_busy(&self, clock: &ManualClock, at: Instant) {
+        self.shared.lock().unwrap().clock = Some(clock.clone());
+        self.end_at(Some(at));
+    }
+
+    fn end_at(&self, at: Option<Instant>) {
         let waker = {
             let mut state = self.shared.lock().unwrap();
             state.ended = true;
+            state.end_at = at;
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -102,15 +132,25 @@ impl<T> Stream for Source<T> {
         let mut state = self.shared.lock().unwrap();
         assert!(!state.returned_none, "source polled after it returned None");
         state.polls += 1;
-        if let Some(item) = state.queue.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        if state.ended {
+        let (out, busy_until) = if let Some((item, at)) = state.queue.pop_front() {
+            (Poll::Ready(Some(item)), at)
+        } else if state.ended {
             state.returned_none = true;
-            return Poll::Ready(None);
+            (Poll::Ready(None), state.end_at)
+        } else {
+            state.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        let clock = state.clock.clone();
+        drop(state);
+        // Busy until `at`: time moves inside this poll, before it returns.
+        if let (Some(at), Some(clock)) = (busy_until, clock) {
+            let now = clock.now();
+            if at > now {
+                clock.advance(at - now);
+            }
         }
-        state.waker = Some(cx.waker().clone());
-        Poll::Pending
+        out
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -321,6 +361,25 @@ pub fn run_schedule<S, I, X>(
 where
     S: Stream + futures::stream::FusedStream,
 {
+    run_schedule_busy(stream, clock, feed, schedule, &[], input, output)
+}
+
+/// [`run_schedule`], where the source is busy until each instant listed in `busy` (but the
+/// first): the events of a busy instant are queued with those of the instant before, and the
+/// poll that returns the first of them moves the clock to its instant, so the adapter sees no
+/// pause in between and time moves inside the source's `poll_next`.
+pub fn run_schedule_busy<S, I, X>(
+    stream: S,
+    clock: &ManualClock,
+    feed: &Feed<I>,
+    schedule: &[(u64, models::Ev)],
+    busy: &[u64],
+    input: impl Fn(models::Ev) -> I,
+    output: impl Fn(u64, S::Item) -> models::Out<X>,
+) -> Vec<models::Out<X>>
+where
+    S: Stream + futures::stream::FusedStream,
+{
     let mut d = Driver::new(stream, clock);
     let start = d.start;
     let deadline_ms = |clock: &ManualClock| {
@@ -339,6 +398,8 @@ where
     };
     d.run();
     note(&mut d, &mut hints);
+    let first = schedule.first().map(|&(t, _)| t);
+    let is_busy = |t: u64| Some(t) != first && busy.contains(&t);
     let mut i = 0;
     while i < schedule.len() && !d.ended {
         let t = schedule[i].0;
@@ -348,11 +409,18 @@ where
         }
         let now = d.now_ms();
         clock.advance(ms(t - now));
-        while i < schedule.len() && schedule[i].0 == t {
-            match schedule[i].1 {
-                models::Ev::End => feed.end(),
-                ev => feed.push(input(ev)),
+        // This instant's events, and those of the busy instants that follow it.
+        let mut instant = t;
+        while i < schedule.len() && (schedule[i].0 == instant || is_busy(schedule[i].0)) {
+            let (at, ev) = schedule[i];
+            let busy_at = (at != t).then(|| start + ms(at));
+            match (ev, busy_at) {
+                (models::Ev::End, None) => feed.end(),
+                (models::Ev::End, Some(at)) => feed.end_busy(clock, at),
+                (ev, None) => feed.push(input(ev)),
+                (ev, Some(at)) => feed.push_busy(input(ev), clock, at),
             }
+            instant = at;
             i += 1;
         }
         d.run();

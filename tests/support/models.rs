@@ -42,14 +42,46 @@ pub fn millis(d: Duration) -> Option<u64> {
     }
 }
 
-/// Groups a schedule by instant, in order.
-fn instants(schedule: &[(u64, Ev)]) -> Vec<(u64, Vec<Ev>)> {
-    let mut out: Vec<(u64, Vec<Ev>)> = Vec::new();
+/// One instant of a schedule.
+struct Moment {
+    t: u64,
+    /// The source was busy since the previous instant: its first event was produced by a poll
+    /// that started after the previous instant's last event and returned at `t` (time moved
+    /// inside it). Deadlines in between are seen only at `t`, when the event arrives.
+    busy: bool,
+    /// The source pauses after this instant's events (the next instant is not busy).
+    pauses: bool,
+    evs: Vec<Ev>,
+}
+
+impl Moment {
+    /// When a deadline at `d` (at most `t`) reached before this instant's first event is acted
+    /// on: at `d`, by the timer, if the source was idle; at `t` if it was busy.
+    fn seen(&self, d: u64) -> u64 {
+        if self.busy {
+            self.t
+        } else {
+            d
+        }
+    }
+}
+
+/// Groups a schedule by instant, in order; `busy` lists the busy instants (see [`Moment`]).
+fn instants(schedule: &[(u64, Ev)], busy: &[u64]) -> Vec<Moment> {
+    let mut out: Vec<Moment> = Vec::new();
     for &(t, ev) in schedule {
         match out.last_mut() {
-            Some((last, evs)) if *last == t => evs.push(ev),
-            _ => out.push((t, vec![ev])),
+            Some(m) if m.t == t => m.evs.push(ev),
+            _ => out.push(Moment {
+                t,
+                busy: !out.is_empty() && busy.contains(&t),
+                pauses: true,
+                evs: vec![ev],
+            }),
         }
+    }
+    for i in 1..out.len() {
+        out[i - 1].pauses = !out[i].busy;
     }
     out
 }
@@ -57,6 +89,16 @@ fn instants(schedule: &[(u64, Ev)]) -> Vec<(u64, Vec<Ev>)> {
 /// `batch(max_size, latency)` / `try_batch`.
 pub fn batch(schedule: &[(u64, Ev)], max_size: usize, latency: Duration) -> Vec<Out<Vec<u32>>> {
     weighted_batch(schedule, max_size, latency, None)
+}
+
+/// `batch(max_size, latency)`, with busy instants (see [`Moment`]).
+pub fn batch_busy(
+    schedule: &[(u64, Ev)],
+    busy: &[u64],
+    max_size: usize,
+    latency: Duration,
+) -> Vec<Out<Vec<u32>>> {
+    weighted_batch_busy(schedule, busy, max_size, latency, None)
 }
 
 /// `.max_weight(max, weigh)`: the limit and the weight of each item.
@@ -69,25 +111,42 @@ pub fn weighted_batch(
     latency: Duration,
     weights: Option<Weights>,
 ) -> Vec<Out<Vec<u32>>> {
+    weighted_batch_busy(schedule, &[], max_size, latency, weights)
+}
+
+/// `weighted_batch`, with busy instants (see [`Moment`]).
+pub fn weighted_batch_busy(
+    schedule: &[(u64, Ev)],
+    busy: &[u64],
+    max_size: usize,
+    latency: Duration,
+    weights: Option<Weights>,
+) -> Vec<Out<Vec<u32>>> {
     let zero = latency == Duration::ZERO;
     let latency = millis(latency);
     let mut out = Vec::new();
     let mut items: Vec<u32> = Vec::new();
     let mut weight = 0usize;
     let mut deadline: Option<u64> = None;
-    for (t, evs) in instants(schedule) {
+    // Inner items taken by the current `poll_next` call: at `BUDGET` without output, the
+    // call ends, and a zero latency yields what it gathered.
+    let mut taken = 0;
+    for moment in instants(schedule, busy) {
+        let t = moment.t;
         // Deadlines that come before (or at) this instant.
         if let Some(d) = deadline {
             if d <= t {
-                out.push(Out::Item(d, std::mem::take(&mut items)));
+                out.push(Out::Item(moment.seen(d), std::mem::take(&mut items)));
                 deadline = None;
                 weight = 0;
+                taken = 0;
             }
         }
-        // Inner items taken by the current `poll_next` call: at `BUDGET` without output, the
-        // call ends, and a zero latency yields what it gathered.
-        let mut taken = 0;
-        for ev in evs {
+        if !moment.busy {
+            // The source paused before this instant: a new call.
+            taken = 0;
+        }
+        for ev in moment.evs {
             if taken == BUDGET {
                 if zero && !items.is_empty() {
                     out.push(Out::Item(t, std::mem::take(&mut items)));
@@ -134,7 +193,7 @@ pub fn weighted_batch(
             }
         }
         // The inner stream is now `Pending`: a zero latency yields what it gathered.
-        if zero && !items.is_empty() {
+        if moment.pauses && zero && !items.is_empty() {
             out.push(Out::Item(t, std::mem::take(&mut items)));
             weight = 0;
         }
@@ -147,6 +206,16 @@ pub fn weighted_batch(
 
 /// `throttle(period).edge(edge)` / `try_throttle`.
 pub fn throttle(schedule: &[(u64, Ev)], period: Duration, edge: Edge) -> Vec<Out<u32>> {
+    throttle_busy(schedule, &[], period, edge)
+}
+
+/// `throttle(period).edge(edge)`, with busy instants (see [`Moment`]).
+pub fn throttle_busy(
+    schedule: &[(u64, Ev)],
+    busy: &[u64],
+    period: Duration,
+    edge: Edge,
+) -> Vec<Out<u32>> {
     let period = millis(period);
     let leading = matches!(edge, Edge::Leading | Edge::Both);
     let trailing = matches!(edge, Edge::Trailing | Edge::Both);
@@ -155,8 +224,9 @@ pub fn throttle(schedule: &[(u64, Ev)], period: Duration, edge: Edge) -> Vec<Out
     let mut window: Option<Option<u64>> = None;
     let mut pending: Option<u32> = None;
 
-    // Acts on a window end reached at `now`.
+    // Acts on a window end reached at `now`; `busy`: seen only at `now`.
     let settle = |now: u64,
+                  busy: bool,
                   window: &mut Option<Option<u64>>,
                   pending: &mut Option<u32>,
                   out: &mut Vec<Out<u32>>| {
@@ -166,17 +236,22 @@ pub fn throttle(schedule: &[(u64, Ev)], period: Duration, edge: Edge) -> Vec<Out
             }
             match pending.take() {
                 Some(x) => {
-                    out.push(Out::Item(end, x));
-                    *window = Some(period.map(|p| end + p));
+                    // The emission opens the next window.
+                    let at = if busy { now } else { end };
+                    out.push(Out::Item(at, x));
+                    *window = Some(period.map(|p| at + p));
                 }
                 None => *window = None,
             }
         }
     };
 
-    for (t, evs) in instants(schedule) {
-        for ev in evs {
-            settle(t, &mut window, &mut pending, &mut out);
+    for moment in instants(schedule, busy) {
+        let t = moment.t;
+        let mut busy = moment.busy;
+        for ev in moment.evs {
+            settle(t, busy, &mut window, &mut pending, &mut out);
+            busy = false;
             match ev {
                 Ev::Item(x) => {
                     if window.is_none() {
@@ -204,16 +279,27 @@ pub fn throttle(schedule: &[(u64, Ev)], period: Duration, edge: Edge) -> Vec<Out
                 }
             }
         }
-        settle(t, &mut window, &mut pending, &mut out);
+        settle(t, false, &mut window, &mut pending, &mut out);
     }
     // No end: every window end still to come with a pending item.
-    settle(u64::MAX, &mut window, &mut pending, &mut out);
+    settle(u64::MAX, false, &mut window, &mut pending, &mut out);
     out
 }
 
 /// `debounce(quiet).edge(edge)` (with `max_wait`) / `try_debounce`.
 pub fn debounce(
     schedule: &[(u64, Ev)],
+    quiet: Duration,
+    edge: Edge,
+    max_wait: Option<Duration>,
+) -> Vec<Out<u32>> {
+    debounce_busy(schedule, &[], quiet, edge, max_wait)
+}
+
+/// `debounce(quiet).edge(edge)` (with `max_wait`), with busy instants (see [`Moment`]).
+pub fn debounce_busy(
+    schedule: &[(u64, Ev)],
+    busy: &[u64],
     quiet: Duration,
     edge: Edge,
     max_wait: Option<Duration>,
@@ -229,9 +315,12 @@ pub fn debounce(
         run_end: None,
         pending: None,
     };
-    for (t, evs) in instants(schedule) {
-        for ev in evs {
-            s.settle(t, &mut out);
+    for moment in instants(schedule, busy) {
+        let t = moment.t;
+        let mut busy = moment.busy;
+        for ev in moment.evs {
+            s.settle(t, busy, &mut out);
+            busy = false;
             match ev {
                 Ev::Item(x) => {
                     let leads = match edge {
@@ -264,9 +353,9 @@ pub fn debounce(
                 }
             }
         }
-        s.settle(t, &mut out);
+        s.settle(t, false, &mut out);
         // The inner stream is now `Pending`: a zero quiet period ends here.
-        if zero && s.quiet_running {
+        if moment.pauses && zero && s.quiet_running {
             s.quiet_running = false;
             s.run_end = None;
             if let Some(x) = s.pending.take() {
@@ -274,7 +363,7 @@ pub fn debounce(
             }
         }
     }
-    s.settle(u64::MAX, &mut out);
+    s.settle(u64::MAX, false, &mut out);
     out
 }
 
@@ -287,8 +376,10 @@ struct DebounceModel {
 }
 
 impl DebounceModel {
-    /// Acts on every deadline reached at `now`, earliest first.
-    fn settle(&mut self, now: u64, out: &mut Vec<Out<u32>>) {
+    /// Acts on every deadline reached at `now`, earliest first; `busy`: they are seen only at
+    /// `now`.
+    fn settle(&mut self, now: u64, busy: bool, out: &mut Vec<Out<u32>>) {
+        let seen = |d: u64| if busy { now } else { d };
         loop {
             let quiet = self.quiet_end.filter(|&q| self.quiet_running && q <= now);
             let run = self.run_end.filter(|&r| r <= now && self.pending.is_some());
@@ -299,14 +390,14 @@ impl DebounceModel {
                     self.quiet_end = None;
                     self.run_end = None;
                     if let Some(x) = self.pending.take() {
-                        out.push(Out::Item(q, x));
+                        out.push(Out::Item(seen(q), x));
                     }
                 }
                 (_, Some(r)) => {
                     // `max_wait` cuts the run: its pending item leaves, the quiet period runs on.
                     self.run_end = None;
                     if let Some(x) = self.pending.take() {
-                        out.push(Out::Item(r, x));
+                        out.push(Out::Item(seen(r), x));
                     }
                 }
                 _ => break,
