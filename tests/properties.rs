@@ -12,7 +12,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
 use support::models::{self, Ev, Out};
-use support::{run_schedule, run_schedule_busy, source};
+use support::{run_schedule_busy, source};
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
