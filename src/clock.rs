@@ -35,11 +35,11 @@ pub trait Clock {
     /// their deadline whatever that task is doing; `None` (the default) if they may have to
     /// wait until the task returns.
     ///
-    /// With `Some(r)`, an adapter sees time pass by its timer alone: it reads the clock only
-    /// when a deadline is set, when the timer has fired, and where it needs an item's arrival
-    /// time (see the crate's "Timing precision"). A `debounce` then knows the arrival time of
-    /// an item in a busy run to within `r`. With `None`, it reads the clock as each item
-    /// arrives while it holds a deadline.
+    /// With `Some(r)`, an adapter sees time pass by its timer alone: it reads the clock when
+    /// the timer has fired, and for an item whose arrival time it needs unless its timer,
+    /// armed within `r` of the latest reading, tells that time to within `r` (see the crate's
+    /// "Timing precision"). With `None`, it reads the clock as each item arrives while it
+    /// holds a deadline, so its timer only wakes the task.
     fn timer_resolution(&self) -> Option<Duration> {
         None
     }
@@ -332,6 +332,11 @@ impl Drop for ManualTimer {
 /// [`tokio::time::pause`](https://docs.rs/tokio/latest/tokio/time/fn.pause.html),
 /// [`tokio::time::advance`](https://docs.rs/tokio/latest/tokio/time/fn.advance.html))
 /// drive them too. It needs a tokio runtime with time enabled, like any tokio timer.
+///
+/// Tokio's timers fire only when the runtime gets control, not while the task is inside
+/// `poll_next`, so an adapter on this clock reads it as each item arrives while it holds a
+/// deadline ([`timer_resolution`](Clock::timer_resolution) is `None`): its deadlines are as
+/// exact as on the other clocks, for about 25 ns per item.
 ///
 /// Choose it for tokio applications whose tests already use paused time; choose
 /// [`SystemClock`] (the default) for code that must run on any executor, and [`ManualClock`]

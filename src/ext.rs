@@ -16,15 +16,15 @@ pub trait StreamzExt: Stream {
     /// Groups items into batches of at most `max_size` items, each yielded no later than
     /// `max_latency` after its first item arrived.
     ///
-    /// A batch opens when its first item arrives; its deadline is that arrival time (the clock
-    /// reading that follows the item's receipt) plus `max_latency`. The pending batch is yielded, as a `Vec` in arrival order, when (whichever
-    /// comes first):
+    /// An item arrives when the inner stream's `poll_next` returns it. A batch opens when its
+    /// first item arrives; its deadline is that arrival time plus `max_latency`. The pending
+    /// batch is yielded, as a `Vec` in arrival order, when (whichever comes first):
     ///
     /// 1. it holds `max_size` items — at once;
-    /// 2. its deadline has been reached — checked before *every* poll of the inner stream, so
-    ///    the bound holds even when the inner stream is always ready, and an item that arrives
-    ///    at or after the deadline goes into the next batch (see
-    ///    [timing precision](crate#timing-precision) for how often the clock is read);
+    /// 2. its deadline has been reached — checked before *every* poll of the inner stream and
+    ///    as every item arrives, so the bound holds even when the inner stream is always
+    ///    ready, and an item that arrives at or after the deadline goes into the next batch
+    ///    (see [timing precision](crate#timing-precision));
     /// 3. the inner stream ends — the partial batch is yielded, then `None`.
     ///
     /// Batches are never empty, and no item is lost, duplicated or reordered. The deadline of a
