@@ -52,10 +52,19 @@ impl<T, W> State<T, W> {
     /// A batch opens with an item arriving now: its deadline counts from that arrival. A
     /// zero latency needs none (the batch leaves when the inner stream pauses).
     fn open<C: Clock>(&mut self, at: &mut Arrival<'_, C>) {
+        if self.max_latency == Duration::ZERO {
+            self.deadline = None;
+        } else {
+            self.open_at(at.time());
+        }
+    }
+
+    /// A batch opens with an item that arrived at `arrival`.
+    fn open_at(&mut self, arrival: Instant) {
         self.deadline = if self.max_latency == Duration::ZERO {
             None
         } else {
-            engine::checked_deadline(at.time(), self.max_latency)
+            engine::checked_deadline(arrival, self.max_latency)
         };
     }
 
@@ -213,17 +222,22 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
 
 impl<T, W: Weigh<T>> State<T, W> {
     /// `on_item` for weighted batches. The item joins the batch before it is weighed, so a
-    /// weigher that panics loses nothing: the item stays in the batch, weightless.
+    /// weigher that panics loses nothing: the item stays in the batch, weightless, and a batch
+    /// it filled is due at the next poll.
     fn on_weighed_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
+        // The arrival, before the weigher spends any time.
+        let arrival = at.time();
         let opens = self.items.is_empty();
         if opens {
-            self.open(at);
+            self.open_at(arrival);
         }
         self.items.push(item);
+        self.due = self.items.len() >= self.max_size;
         let weight = match self.items.last() {
             Some(item) => self.weigher.weigh(item),
             None => 0,
         };
+        self.due = false;
         let max = self.weigher.max_weight();
         if !opens && self.weight.saturating_add(weight) > max {
             // The item would take the batch over its weight: the batch leaves without it, and
@@ -231,7 +245,7 @@ impl<T, W: Weigh<T>> State<T, W> {
             let item = self.items.pop();
             let out = self.flush();
             self.items.extend(item);
-            self.open(at);
+            self.open_at(arrival);
             self.weight = weight;
             self.due = weight > max || self.items.len() >= self.max_size;
             return Some(out);

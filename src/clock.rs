@@ -171,32 +171,48 @@ impl ManualClock {
     /// Moves time forward by `d` and wakes every timer whose deadline is now reached, earliest
     /// deadline first.
     ///
-    /// The wakers are called after the clock's internal lock is released, so a woken task may
-    /// poll (and read or arm timers on this clock) at once.
+    /// Time moves in steps: to each of those deadlines in turn, whose timers are then woken,
+    /// and at last to `now + d`. So a task that polls at once when woken (inside its waker)
+    /// sees the clock at the deadline that woke it, with every earlier timer fired. The wakers
+    /// are called after the clock's internal lock is released, so a woken task may poll (and
+    /// read or arm timers on this clock) at once; a timer it arms within the step's reach
+    /// fires in this call too.
     ///
     /// # Panics
     ///
     /// Panics if the new time cannot be represented by [`Instant`].
     #[track_caller]
     pub fn advance(&self, d: Duration) {
-        let mut due: Vec<(Instant, u64, Option<Waker>)> = Vec::new();
-        {
-            let mut timeline = self.lock();
-            timeline.now = match timeline.now.checked_add(d) {
-                Some(now) => now,
-                None => panic!("ManualClock::advance({d:?}) moves time past the range of Instant"),
-            };
-            let now = timeline.now;
-            for (&id, slot) in timeline.timers.iter_mut() {
-                if !slot.fired && slot.deadline <= now {
-                    slot.fired = true;
-                    due.push((slot.deadline, id, slot.waker.take()));
+        let target = match self.lock().now.checked_add(d) {
+            Some(target) => target,
+            None => panic!("ManualClock::advance({d:?}) moves time past the range of Instant"),
+        };
+        loop {
+            let mut due: Vec<(u64, Option<Waker>)> = Vec::new();
+            {
+                let mut timeline = self.lock();
+                let step = timeline
+                    .timers
+                    .values()
+                    .filter(|slot| !slot.fired && slot.deadline <= target)
+                    .map(|slot| slot.deadline)
+                    .min();
+                let Some(step) = step else {
+                    timeline.now = timeline.now.max(target);
+                    return;
+                };
+                timeline.now = timeline.now.max(step);
+                let now = timeline.now;
+                for (&id, slot) in timeline.timers.iter_mut() {
+                    if !slot.fired && slot.deadline <= now {
+                        slot.fired = true;
+                        due.push((id, slot.waker.take()));
+                    }
                 }
             }
-        }
-        due.sort_by_key(|&(deadline, id, _)| (deadline, id));
-        for waker in due.into_iter().filter_map(|(_, _, waker)| waker) {
-            waker.wake();
+            for waker in due.into_iter().filter_map(|(_, waker)| waker) {
+                waker.wake();
+            }
         }
     }
 

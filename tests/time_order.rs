@@ -385,3 +385,132 @@ fn with_clock_after_a_deadline_passed_acts_at_the_next_poll() {
     let mut debounce = debounce.with_clock(ManualClock::new());
     assert_eq!(debounce.poll_next_unpin(&mut cx), Poll::Ready(Some('b')));
 }
+
+#[test]
+fn weigher_time_does_not_move_the_next_batch_deadline() {
+    // Item 2 arrives at 10 ms; the weigher spends 50 ms on it, and it takes the batch over its
+    // weight: [1] leaves, and the next batch's deadline counts from 2's arrival, not from the
+    // end of its weighing.
+    let clock = ManualClock::new();
+    let (feed, input) = support::source::<u32>();
+    let ticking = clock.clone();
+    let mut d = support::Driver::new(
+        input
+            .batch(10, ms(100))
+            .max_weight(1, move |x: &u32| {
+                if *x == 2 {
+                    ticking.advance(ms(50));
+                }
+                1
+            })
+            .with_clock(clock.clone()),
+        &clock,
+    );
+    feed.push(1);
+    d.run();
+    d.at(10);
+    feed.push(2);
+    d.run();
+    d.step_to(300);
+    assert_eq!(
+        d.take(),
+        vec![support::Item(60, vec![1]), support::Item(110, vec![2])]
+    );
+}
+
+#[test]
+fn weigher_that_panics_never_lets_a_batch_exceed_max_size() {
+    // The weigher panics on item `max_size`, which fills the batch: that batch leaves at the
+    // next poll, without the item after it.
+    for max_size in [1, 2] {
+        let (feed, input) = support::source::<u32>();
+        let mut s = Box::pin(
+            input
+                .batch(max_size, ms(100))
+                .max_weight(100, |x: &u32| {
+                    assert!(*x != max_size as u32, "weigher failure");
+                    1
+                })
+                .with_clock(ManualClock::new()),
+        );
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for x in 1..=3 {
+            feed.push(x);
+        }
+        feed.end();
+        let result = catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(&mut cx)));
+        assert!(result.is_err(), "the panic reaches the caller");
+        let mut batches = Vec::new();
+        while let Poll::Ready(Some(batch)) = s.as_mut().poll_next(&mut cx) {
+            batches.push(batch);
+        }
+        let expected: Vec<Vec<u32>> = if max_size == 1 {
+            vec![vec![1], vec![2], vec![3]]
+        } else {
+            vec![vec![1, 2], vec![3]]
+        };
+        assert_eq!(batches, expected, "max_size {max_size}");
+    }
+}
+
+/// A waker that runs a task's poll at once, inside `wake`.
+struct Inline(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for Inline {
+    fn wake(self: std::sync::Arc<Self>) {
+        if let Some(f) = self.0.lock().unwrap().take() {
+            f()
+        }
+    }
+}
+
+#[test]
+fn an_item_sent_by_a_task_woken_inside_advance_arrives_at_that_task_s_deadline() {
+    // Another task's timer (50 ms) fires during `advance(100ms)`; that task sends item 2 and
+    // polls the batch at once, inside its waker. It sees the clock at 50 ms, and so does the
+    // batch: 2 arrived before the batch's deadline (100 ms) and joins it.
+    use std::sync::{Arc, Mutex};
+    use streamz::{Clock, Timer};
+    type Shared<S> = Arc<Mutex<Pin<Box<S>>>>;
+    fn poll_all<S: Stream>(s: &Shared<S>, out: &Arc<Mutex<Vec<S::Item>>>) {
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut s = s.lock().unwrap();
+        while let Poll::Ready(Some(x)) = s.as_mut().poll_next(&mut cx) {
+            out.lock().unwrap().push(x);
+        }
+    }
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (feed, input) = support::source::<u32>();
+    let batches: Shared<_> = Arc::new(Mutex::new(Box::pin(
+        input.batch(10, ms(100)).with_clock(clock.clone()),
+    )));
+    let out = Arc::new(Mutex::new(Vec::new()));
+    feed.push(1);
+    poll_all(&batches, &out);
+    let sent_at = Arc::new(Mutex::new(None));
+    let other = {
+        let (batches, out, feed, clock, sent_at) = (
+            batches.clone(),
+            out.clone(),
+            feed.clone(),
+            clock.clone(),
+            sent_at.clone(),
+        );
+        std::task::Waker::from(Arc::new(Inline(Mutex::new(Some(Box::new(move || {
+            *sent_at.lock().unwrap() = Some(clock.now() - start);
+            feed.push(2);
+            poll_all(&batches, &out);
+        }))))))
+    };
+    let mut timer = clock.timer(start + ms(50));
+    assert!(timer
+        .poll_fired(&mut Context::from_waker(&other))
+        .is_pending());
+    clock.advance(ms(100));
+    poll_all(&batches, &out);
+    assert_eq!(*sent_at.lock().unwrap(), Some(ms(50)));
+    assert_eq!(*out.lock().unwrap(), vec![vec![1, 2]]);
+}
