@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::engine::Engine;
 use crate::hooks::{Unweighted, Weigh, Weighted};
+use crate::machine::{self, Arrival, Idle, Machine, Run};
 use crate::macros::adapter;
 
 adapter! {
@@ -64,7 +65,7 @@ impl<T, W> State<T, W> {
         self.deadline = if self.max_latency == Duration::ZERO {
             None
         } else {
-            engine::checked_deadline(arrival, self.max_latency)
+            machine::checked_deadline(arrival, self.max_latency)
         };
     }
 
@@ -191,7 +192,7 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Some(deadline) = self.deadline {
-            self.deadline = engine::rebase(deadline, from, to);
+            self.deadline = machine::rebase(deadline, from, to);
         }
     }
 

@@ -7,8 +7,8 @@ use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, Arrival, Idle, Machine, Run};
 use crate::hooks::{self, Discard, DropHook};
+use crate::machine::{self, Arrival, Idle, Machine, Run};
 use crate::macros::{adapter, edge_and_drop_builders};
 
 adapter! {
@@ -85,7 +85,7 @@ impl<T, D> State<T, D> {
         if self.quiet == Duration::ZERO {
             return None;
         }
-        engine::checked_deadline(since, self.quiet)
+        machine::checked_deadline(since, self.quiet)
     }
 
     /// The quiet period is over: the run ends, and its trailing item (if any) leaves.
@@ -139,7 +139,9 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
         if starts_run {
-            self.run_end = self.max_wait.and_then(|d| engine::checked_deadline(now, d));
+            self.run_end = self
+                .max_wait
+                .and_then(|d| machine::checked_deadline(now, d));
             self.run_over = false;
         }
         if leads {
@@ -197,10 +199,10 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Some(since) = self.quiet_since {
-            self.quiet_since = Some(engine::rebase(since, from, to).unwrap_or(to));
+            self.quiet_since = Some(machine::rebase(since, from, to).unwrap_or(to));
         }
         if let Some(end) = self.run_end {
-            self.run_end = engine::rebase(end, from, to);
+            self.run_end = machine::rebase(end, from, to);
         }
     }
 

@@ -6,12 +6,12 @@
 //! - *reading*: one call of [`Clock::now`].
 //! - *alarm*: the adapter's one timer ([`Alarm`]); its firing raises a flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: its next
-//!   deadline; and while arrival times are asked for often (*dense*), one timer resolution
-//!   after the latest reading.
-//! - *tight*: the alarm is watched and armed within one resolution of the latest reading,
-//!   so it tells an item's arrival time to within that resolution.
+//!   deadline; and while items arrive *densely* (the last two readings taken for arriving
+//!   items came within one timer resolution), one resolution after the latest reading.
 //! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
 //!   that arrives now arrived before every deadline of the machine.
+//! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
+//!   tells an item's arrival time to within that resolution, without a reading.
 //! - *run*: items taken in a tight loop, each only kept or dropped (a batch filling up, items
 //!   in an open throttle window); *room*: how many the machine can take that way.
 //! - *split*: turns an inner item into a machine item, or an error into an output at once.
@@ -24,8 +24,9 @@
 //! 2. Timer first: before every poll of the inner stream, a fired alarm is acted on.
 //! 3. Time is seen through the alarm. The clock is read when the alarm has fired, when an
 //!    event arrives unwatched, and when a machine asks for an item's arrival time
-//!    ([`Arrival::time`]) while the alarm is not tight; after an item, the alarm is armed for
-//!    the horizon unless it is armed for that or earlier.
+//!    ([`Arrival::time`]) while the alarm is not tight. While items arrive densely, the alarm
+//!    is armed for the horizon after each item (unless it is armed for that or earlier); a
+//!    slower source gets a reading per item, which costs little next to its items.
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
@@ -43,84 +44,18 @@ use futures_core::Stream;
 
 use crate::alarm::Alarm;
 use crate::clock::Clock;
+use crate::machine::{checked_deadline, Arrival, Idle, Machine, Run};
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
 pub(crate) const BUDGET: u32 = 512;
 
-/// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
-#[inline]
-pub(crate) fn checked_deadline(now: Instant, d: Duration) -> Option<Instant> {
-    now.checked_add(d)
-}
-
-/// The instant of clock `to` that lies as far from `to` as `t` lies from `from` on another
-/// clock: `None` past the range of [`Instant`]. Used to move a deadline to a new clock.
-pub(crate) fn rebase(t: Instant, from: Instant, to: Instant) -> Option<Instant> {
-    if t >= from {
-        to.checked_add(t - from)
-    } else {
-        Some(to.checked_sub(from - t).unwrap_or(to))
-    }
-}
-
-/// Why the inner stream stopped giving items within one `poll_next` call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Idle {
-    /// It returned `Pending`.
-    Pending,
-    /// It is still ready, but the poll budget is spent.
-    BudgetSpent,
-}
-
 /// What one poll of the inner stream gave, when it was not an item taken in a run.
-pub(crate) enum Event<I, O> {
+enum Event<I, O> {
     Item(I),
     Error(O),
     End,
     Pending,
-}
-
-/// The arrival time of an item, as its machine asks for it.
-pub(crate) struct Arrival<'a, C> {
-    clock: &'a C,
-    /// The reading taken for this item, if any.
-    reading: Option<Instant>,
-    /// The instant before the alarm's, when the alarm is tight: the item arrived after the
-    /// latest reading and before this, which lies within one timer resolution of it.
-    close: Option<Instant>,
-    /// What [`latest`](Arrival::latest) gives when neither of the above is known.
-    latest: Instant,
-}
-
-impl<C: Clock> Arrival<'_, C> {
-    /// The arrival time, or an instant after it by at most the clock's timer resolution (the
-    /// latest instant the item can have arrived at): from a tight alarm if there is one, else
-    /// from a reading taken for this item.
-    pub(crate) fn time(&mut self) -> Instant {
-        match (self.reading, self.close) {
-            (Some(now), _) | (None, Some(now)) => now,
-            (None, None) => *self.reading.insert(self.clock.now()),
-        }
-    }
-
-    /// What [`time`](Arrival::time) would give if it is known without a reading, else the
-    /// instant the runs of the machine are handed (for a machine that keeps an instant it
-    /// does not use).
-    pub(crate) fn latest(&self) -> Instant {
-        self.reading.or(self.close).unwrap_or(self.latest)
-    }
-}
-
-/// The tight loop of a run: it polls the inner stream and hands each item to `absorb`, until
-/// the room is used up, the alarm fires, or the inner stream gives anything but an item.
-pub(crate) trait Run<I> {
-    /// The items left of the room, and what stopped the run early, if anything.
-    type Out;
-
-    /// `absorb_calls_out`: `absorb` runs code of the user's (a drop hook), which may take
-    /// time, so the alarm is looked at again after it, before the next poll.
-    fn run(self, absorb_calls_out: bool, absorb: impl FnMut(I)) -> Self::Out;
 }
 
 /// The engine's [`Run`].
@@ -175,71 +110,6 @@ where
 /// A flag that is never raised: the run's flag while the machine has no deadline.
 static NEVER: AtomicBool = AtomicBool::new(false);
 
-/// The state machine of one adapter, driven by [`Engine::poll`].
-pub(crate) trait Machine {
-    /// What the machine takes from the inner stream (the `Ok` side, for `try_` adapters).
-    type Item;
-    /// What the machine yields.
-    type Output;
-
-    /// Acts on every deadline reached at `now`; returns what that yields, if anything.
-    fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
-
-    /// Takes an item, after every deadline it reached was acted on. It must not leave a
-    /// deadline reached at its arrival: a zero duration acts at once, or at a pause. A
-    /// deadline set from the item's arrival counts from [`Arrival::time`].
-    fn on_item<C: Clock>(
-        &mut self,
-        item: Self::Item,
-        at: &mut Arrival<'_, C>,
-    ) -> Option<Self::Output>;
-
-    /// The inner stream has nothing more for this call (zero durations act here).
-    fn on_idle(&mut self, why: Idle) -> Option<Self::Output>;
-
-    /// The inner stream has ended.
-    fn on_end(&mut self) -> Option<Self::Output>;
-
-    /// The earliest deadline at which anything changes, if any. It lies after the `now` of
-    /// the latest `on_deadlines`.
-    fn next_deadline(&self) -> Option<Instant>;
-
-    /// The earliest deadline at which something will be yielded, if any: the task must be
-    /// woken then.
-    fn wake_at(&self) -> Option<Instant>;
-
-    /// Something is to be yielded at once, whatever the time (a weighted batch's item too
-    /// heavy to share a batch).
-    fn due(&self) -> bool {
-        false
-    }
-
-    /// How many of the next items, each arriving before every deadline, the machine can take
-    /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
-    /// nothing and change nothing but what the machine keeps. `time` is what
-    /// [`Arrival::time`] would give them.
-    fn room(&self, _time: Instant) -> usize {
-        0
-    }
-
-    /// Drives `run`, with a step that does for each item what `on_item` would.
-    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
-
-    /// Moves every instant the machine holds from a clock whose time is `from` to one whose
-    /// time is `to` (see [`rebase`]): a deadline keeps the time it had left, and one already
-    /// reached stays reached.
-    fn rebase(&mut self, from: Instant, to: Instant);
-
-    /// Bounds on the number of outputs still to come, given the inner stream's bounds, which
-    /// are `(0, Some(0))` once it has ended.
-    fn size_hint(&self, inner: (usize, Option<usize>)) -> (usize, Option<usize>);
-
-    /// Adds the machine's settings and state to a `Debug` output.
-    fn debug_fields(&self, out: &mut std::fmt::DebugStruct<'_, '_>)
-    where
-        Self::Item: std::fmt::Debug;
-}
-
 /// The clock, the alarm, and what one adapter knows of time and of its inner stream. `O` is
 /// the adapter's output.
 #[derive(Debug)]
@@ -251,19 +121,13 @@ pub(crate) struct Engine<C: Clock, O> {
     /// [`Clock::timer_resolution`], at least a nanosecond; `None`: the alarm is not trusted
     /// while a call runs.
     resolution: Option<Duration>,
-    /// The latest reading.
+    /// The latest reading, and one resolution after it.
     now: Instant,
-    /// One timer resolution after `now`, if the clock has one.
     tick: Option<Instant>,
-    /// The latest instant an item arriving watched can have arrived at: the instant before
-    /// `armed`, or `now` (kept up to date by `read` and `arm`).
+    /// What a watched arrival is taken to be: the instant before `armed` (or `now`).
     latest: Instant,
-    /// Items arrive densely: the last two readings taken for arriving items came within one
-    /// timer resolution. Only then is the alarm armed for the horizon as items arrive (a
-    /// slower source gets a reading per item, which costs little next to its items), and
-    /// kept tight, so that it gives arrival times without a reading.
+    /// Items arrive densely (see the glossary); the latest reading taken for an arrival.
     dense: bool,
-    /// The latest reading taken for an arriving item.
     arrival_read: Option<Instant>,
     /// The inner stream has returned `None`; it is never polled again.
     done: bool,
@@ -278,14 +142,14 @@ impl<C: Clock, O> Engine<C, O> {
             resolution: clock
                 .timer_resolution()
                 .map(|r| r.max(Duration::from_nanos(1))),
+            clock,
+            alarm: None,
+            armed: None,
             now,
             tick: None,
             latest: now,
             dense: false,
             arrival_read: None,
-            clock,
-            alarm: None,
-            armed: None,
             done: false,
             ready: None,
         };
@@ -314,10 +178,8 @@ impl<C: Clock, O> Engine<C, O> {
     ) -> (usize, Option<usize>) {
         let (lower, upper) = machine.size_hint(if self.done { (0, Some(0)) } else { inner });
         let ready = usize::from(self.ready.is_some());
-        (
-            lower.saturating_add(ready),
-            upper.and_then(|upper| upper.checked_add(ready)),
-        )
+        let upper = upper.and_then(|upper| upper.checked_add(ready));
+        (lower.saturating_add(ready), upper)
     }
 
     /// One `poll_next` of the adapter: drives `machine` with the items of `stream`.
@@ -342,7 +204,7 @@ impl<C: Clock, O> Engine<C, O> {
             return Poll::Ready(Some(out));
         }
         // Timer first: a deadline reached before this call is acted on before the first poll.
-        if machine.due() || self.fired() || !self.watches_wake(machine) {
+        if machine.due() || !self.watched(self.horizon(machine)) {
             let now = self.read();
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
@@ -383,65 +245,57 @@ impl<C: Clock, O> Engine<C, O> {
                     Poll::Pending => Event::Pending,
                 }),
             };
-            match event {
-                None => {}
-                Some(Event::Item(item)) => {
-                    left -= 1;
-                    // Time order: the deadlines the item reached come first.
-                    let watched = self.watched(horizon);
-                    let (first, reading) = if watched {
-                        (None, None)
-                    } else {
-                        let now = self.read();
-                        (machine.on_deadlines(now), Some(now))
-                    };
-                    let mut at = Arrival {
-                        clock: &self.clock,
-                        reading,
-                        close: (watched && self.tight()).then_some(self.latest),
-                        latest: self.latest,
-                    };
-                    let second = machine.on_item(item, &mut at);
-                    if let Some(now) = at.reading {
-                        self.arrived(now);
-                    }
-                    if self.dense {
-                        self.watch(machine);
-                    }
-                    if let Some(out) = self.in_order(first, second, &wrap) {
-                        return Poll::Ready(Some(out));
-                    }
-                }
-                Some(Event::Error(e)) => {
-                    return Poll::Ready(Some(match self.catch_up(machine) {
-                        Some(first) => {
-                            self.ready = Some(e);
-                            wrap(first)
+            if let Some(event) = event {
+                // Time order: the deadlines the event reached come first.
+                let watched = self.watched(horizon);
+                let (first, reading) = if watched {
+                    (None, None)
+                } else {
+                    let now = self.read();
+                    (machine.on_deadlines(now).map(&wrap), Some(now))
+                };
+                let paused = matches!(event, Event::Pending);
+                let second = match event {
+                    Event::Item(item) => {
+                        left -= 1;
+                        let mut at = Arrival {
+                            clock: &self.clock,
+                            reading,
+                            close: (watched && self.tight()).then_some(self.latest),
+                            latest: self.latest,
+                        };
+                        let out = machine.on_item(item, &mut at);
+                        if let Some(now) = at.reading {
+                            self.arrived(now);
                         }
-                        None => e,
-                    }));
-                }
-                Some(Event::End) => {
-                    self.done = true;
-                    let first = self.catch_up(machine);
-                    let second = machine.on_end();
-                    if let Some(out) = self.in_order(first, second, &wrap) {
-                        return Poll::Ready(Some(out));
+                        if self.dense {
+                            self.watch(machine);
+                        }
+                        out.map(&wrap)
                     }
-                    return self.finish(machine, cx, &wrap);
-                }
-                Some(Event::Pending) => {
-                    let first = self.catch_up(machine);
-                    let second = machine.on_idle(Idle::Pending);
-                    if let Some(out) = self.in_order(first, second, &wrap) {
-                        return Poll::Ready(Some(out));
+                    Event::Error(e) => Some(e),
+                    Event::End => {
+                        self.done = true;
+                        machine.on_end().map(&wrap)
                     }
+                    Event::Pending => machine.on_idle(Idle::Pending).map(&wrap),
+                };
+                match (first, second) {
+                    (Some(first), second) => {
+                        self.ready = second;
+                        return Poll::Ready(Some(first));
+                    }
+                    (None, Some(second)) => return Poll::Ready(Some(second)),
+                    (None, None) if self.done => return self.finish(machine, cx, &wrap),
                     // The inner stream has registered the waker; a deadline that will yield
                     // something needs the alarm too.
-                    return match machine.wake_at() {
-                        None => Poll::Pending,
-                        Some(at) => self.wait(machine, at, cx, &wrap),
-                    };
+                    (None, None) if paused => {
+                        return match machine.wake_at() {
+                            None => Poll::Pending,
+                            Some(at) => self.wait(machine, at, cx, &wrap),
+                        };
+                    }
+                    (None, None) => {}
                 }
             }
             if left == 0 {
@@ -455,39 +309,13 @@ impl<C: Clock, O> Engine<C, O> {
         }
     }
 
-    /// Two outputs of one event, in time order: the first is yielded, the second waits.
-    fn in_order<T>(
-        &mut self,
-        first: Option<T>,
-        second: Option<T>,
-        wrap: &impl Fn(T) -> O,
-    ) -> Option<O> {
-        match (first, second) {
-            (Some(first), second) => {
-                self.ready = second.map(wrap);
-                Some(wrap(first))
-            }
-            (None, second) => second.map(wrap),
-        }
-    }
-
-    /// An event other than an item arrived: unless watched, the deadlines it reached are
-    /// acted on first.
-    fn catch_up<M: Machine>(&mut self, machine: &mut M) -> Option<M::Output> {
-        if self.watches(machine) {
-            return None;
-        }
-        let now = self.read();
-        machine.on_deadlines(now)
-    }
-
     /// Whether the alarm has fired, and that is not yet acted on.
     #[inline]
     fn fired(&self) -> bool {
         self.armed.is_some() && self.alarm.as_ref().is_some_and(Alarm::fired)
     }
 
-    /// The earliest instant at which the machine needs to know the time.
+    /// The machine's horizon (see the glossary).
     #[inline]
     fn horizon<M: Machine>(&self, machine: &M) -> Option<Instant> {
         let next = machine.next_deadline();
@@ -497,36 +325,37 @@ impl<C: Clock, O> Engine<C, O> {
         }
     }
 
-    /// Whether the alarm watches a machine whose horizon is `horizon` (see the glossary).
+    /// Whether the alarm watches a machine whose horizon is `horizon`.
     #[inline]
     fn watched(&self, horizon: Option<Instant>) -> bool {
-        match horizon {
-            None => true,
-            Some(horizon) => {
-                self.resolution.is_some()
-                    && self.armed.is_some_and(|armed| armed <= horizon)
-                    && !self.fired()
-            }
-        }
+        let Some(horizon) = horizon else {
+            return true;
+        };
+        self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
     }
 
-    /// Whether the alarm watches the machine (see the glossary).
-    fn watches<M: Machine>(&self, machine: &M) -> bool {
-        self.watched(self.horizon(machine))
-    }
-
-    /// Whether the alarm, which watches, is tight (see the glossary).
+    /// Whether the alarm, which watches, is tight.
     #[inline]
     fn tight(&self) -> bool {
         matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
     }
 
+    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
+    /// machine (whose horizon is `horizon`), or it has no deadline.
+    #[inline]
+    fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
+        match horizon {
+            None => Some(&NEVER),
+            Some(_) if self.watched(horizon) => self.alarm.as_ref().map(Alarm::flag),
+            Some(_) => None,
+        }
+    }
+
     /// A reading `now` was taken for an arriving item.
     fn arrived(&mut self, now: Instant) {
         if let Some(r) = self.resolution {
-            self.dense = self
-                .arrival_read
-                .is_some_and(|last| now.saturating_duration_since(last) < r);
+            let last = self.arrival_read;
+            self.dense = last.is_some_and(|last| now.saturating_duration_since(last) < r);
         }
         self.arrival_read = Some(now);
         if now > self.now {
@@ -535,60 +364,34 @@ impl<C: Clock, O> Engine<C, O> {
         }
     }
 
-    /// Whether the alarm watches the machine's next deadline that yields, if any.
-    fn watches_wake<M: Machine>(&self, machine: &M) -> bool {
-        match machine.wake_at() {
-            None => self.resolution.is_some() || machine.next_deadline().is_none(),
-            Some(at) => self.resolution.is_some() && self.armed.is_some_and(|armed| armed <= at),
-        }
-    }
-
-    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
-    /// machine (whose horizon is `horizon`), or it has no deadline.
-    #[inline]
-    fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
-        if horizon.is_none() {
-            return Some(&NEVER);
-        }
-        if !self.watched(horizon) {
-            return None;
-        }
-        self.alarm.as_ref().map(Alarm::flag)
-    }
-
-    /// Sets `tick` and `latest` after `now` or `armed` changed.
-    fn update_times(&mut self) {
-        self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
-        self.latest = match self.armed {
-            Some(armed) if self.resolution.is_some() => armed
-                .checked_sub(Duration::from_nanos(1))
-                .unwrap_or(armed)
-                .max(self.now),
-            _ => self.now,
-        };
-    }
-
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
     /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
     fn read(&mut self) -> Instant {
         let mut now = self.clock.now();
-        if let Some(armed) = self.armed {
-            if self.alarm.as_ref().is_some_and(Alarm::fired) {
-                self.armed = None;
-                now = now.max(armed);
-            }
+        if let Some(armed) = self.armed.filter(|_| self.fired()) {
+            self.armed = None;
+            now = now.max(armed);
         }
         self.now = self.now.max(now);
         self.update_times();
         self.now
     }
 
+    /// Sets `tick` and `latest` after `now` or `armed` changed.
+    fn update_times(&mut self) {
+        self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
+        self.latest = match self.armed {
+            Some(armed) if self.resolution.is_some() => {
+                let before = armed.checked_sub(Duration::from_nanos(1));
+                before.unwrap_or(armed).max(self.now)
+            }
+            _ => self.now,
+        };
+    }
+
     /// Arms the alarm for the machine's horizon, unless it is armed for that or earlier.
     fn watch<M: Machine>(&mut self, machine: &M) {
-        if self.resolution.is_none() {
-            return;
-        }
-        if let Some(horizon) = self.horizon(machine) {
+        if let Some(horizon) = self.horizon(machine).filter(|_| self.resolution.is_some()) {
             if !self.armed.is_some_and(|armed| armed <= horizon) {
                 self.arm(horizon);
             }
@@ -605,7 +408,7 @@ impl<C: Clock, O> Engine<C, O> {
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled
-    /// trailing item); without one, the adapter ends.
+    /// trailing item); without one, the adapter ends, and its timer goes.
     fn finish<M: Machine>(
         &mut self,
         machine: &mut M,
@@ -613,14 +416,13 @@ impl<C: Clock, O> Engine<C, O> {
         wrap: &impl Fn(M::Output) -> O,
     ) -> Poll<Option<O>> {
         match machine.wake_at() {
+            Some(at) => self.wait(machine, at, cx, wrap),
             None => {
-                // Nothing more to wait for: the timer goes.
                 self.alarm = None;
                 self.armed = None;
                 self.update_times();
                 Poll::Ready(None)
             }
-            Some(at) => self.wait(machine, at, cx, wrap),
         }
     }
 

@@ -16,6 +16,7 @@ mod edge;
 mod engine;
 mod ext;
 mod hooks;
+mod machine;
 mod macros;
 mod throttle;
 

@@ -160,7 +160,7 @@ macro_rules! adapter {
             /// already reached acts at the next poll.
             pub fn with_clock<C2: crate::Clock>(self, clock: C2) -> $Name<S, C2, $X> {
                 let mut state = self.state;
-                crate::engine::Machine::rebase(
+                crate::machine::Machine::rebase(
                     &mut state,
                     crate::Clock::now(&self.engine.clock),
                     crate::Clock::now(&clock),
@@ -183,7 +183,7 @@ macro_rules! adapter {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 let mut out = f.debug_struct(stringify!($Name));
                 out.field("stream", &self.stream);
-                crate::engine::Machine::debug_fields(&self.state, &mut out);
+                crate::machine::Machine::debug_fields(&self.state, &mut out);
                 out.field("clock", &self.engine.clock);
                 out.finish()
             }

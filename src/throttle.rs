@@ -7,8 +7,8 @@ use futures_core::stream::{Stream, TryStream};
 
 use crate::clock::Clock;
 use crate::edge::Edge;
-use crate::engine::{self, Arrival, Idle, Machine, Run};
 use crate::hooks::{self, Discard, DropHook};
+use crate::machine::{self, Arrival, Idle, Machine, Run};
 use crate::macros::{adapter, edge_and_drop_builders};
 
 adapter! {
@@ -68,7 +68,7 @@ impl<T, D> State<T, D> {
     }
 
     fn open_window(&mut self, now: Instant) {
-        self.window = Window::Open(engine::checked_deadline(now, self.period));
+        self.window = Window::Open(machine::checked_deadline(now, self.period));
     }
 }
 
@@ -153,7 +153,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Window::Open(Some(end)) = self.window {
-            self.window = Window::Open(engine::rebase(end, from, to));
+            self.window = Window::Open(machine::rebase(end, from, to));
         }
     }
 

@@ -1,0 +1,139 @@
+//! What an adapter's state machine is to the [`engine`](crate::engine): the [`Machine`] trait,
+//! and what the engine hands it: an item's [`Arrival`], a [`Run`] of items, why the inner
+//! stream went [`Idle`].
+
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+
+/// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
+#[inline]
+pub(crate) fn checked_deadline(now: Instant, d: Duration) -> Option<Instant> {
+    now.checked_add(d)
+}
+
+/// The instant of clock `to` that lies as far from `to` as `t` lies from `from` on another
+/// clock: `None` past the range of [`Instant`]. Used to move a deadline to a new clock.
+pub(crate) fn rebase(t: Instant, from: Instant, to: Instant) -> Option<Instant> {
+    if t >= from {
+        to.checked_add(t - from)
+    } else {
+        Some(to.checked_sub(from - t).unwrap_or(to))
+    }
+}
+
+/// Why the inner stream stopped giving items within one `poll_next` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idle {
+    /// It returned `Pending`.
+    Pending,
+    /// It is still ready, but the poll budget is spent.
+    BudgetSpent,
+}
+
+/// The arrival time of an item, as its machine asks for it.
+pub(crate) struct Arrival<'a, C> {
+    pub(crate) clock: &'a C,
+    /// The reading taken for this item, if any.
+    pub(crate) reading: Option<Instant>,
+    /// The instant before the alarm's, when the alarm is tight: the item arrived after the
+    /// latest reading and before this, which lies within one timer resolution of it.
+    pub(crate) close: Option<Instant>,
+    /// What [`latest`](Arrival::latest) gives when neither of the above is known.
+    pub(crate) latest: Instant,
+}
+
+impl<C: Clock> Arrival<'_, C> {
+    /// The arrival time, or an instant after it by at most the clock's timer resolution (the
+    /// latest instant the item can have arrived at): from a tight alarm if there is one, else
+    /// from a reading taken for this item.
+    pub(crate) fn time(&mut self) -> Instant {
+        match (self.reading, self.close) {
+            (Some(now), _) | (None, Some(now)) => now,
+            (None, None) => *self.reading.insert(self.clock.now()),
+        }
+    }
+
+    /// What [`time`](Arrival::time) would give if it is known without a reading, else the
+    /// instant the runs of the machine are handed (for a machine that keeps an instant it
+    /// does not use).
+    pub(crate) fn latest(&self) -> Instant {
+        self.reading.or(self.close).unwrap_or(self.latest)
+    }
+}
+
+/// The tight loop of a run: it polls the inner stream and hands each item to `absorb`, until
+/// the room is used up, the alarm fires, or the inner stream gives anything but an item.
+pub(crate) trait Run<I> {
+    /// The items left of the room, and what stopped the run early, if anything.
+    type Out;
+
+    /// `absorb_calls_out`: `absorb` runs code of the user's (a drop hook), which may take
+    /// time, so the alarm is looked at again after it, before the next poll.
+    fn run(self, absorb_calls_out: bool, absorb: impl FnMut(I)) -> Self::Out;
+}
+
+/// The state machine of one adapter, driven by [`Engine::poll`](crate::engine::Engine::poll).
+pub(crate) trait Machine {
+    /// What the machine takes from the inner stream (the `Ok` side, for `try_` adapters).
+    type Item;
+    /// What the machine yields.
+    type Output;
+
+    /// Acts on every deadline reached at `now`; returns what that yields, if anything.
+    fn on_deadlines(&mut self, now: Instant) -> Option<Self::Output>;
+
+    /// Takes an item, after every deadline it reached was acted on. It must not leave a
+    /// deadline reached at its arrival: a zero duration acts at once, or at a pause. A
+    /// deadline set from the item's arrival counts from [`Arrival::time`].
+    fn on_item<C: Clock>(
+        &mut self,
+        item: Self::Item,
+        at: &mut Arrival<'_, C>,
+    ) -> Option<Self::Output>;
+
+    /// The inner stream has nothing more for this call (zero durations act here).
+    fn on_idle(&mut self, why: Idle) -> Option<Self::Output>;
+
+    /// The inner stream has ended.
+    fn on_end(&mut self) -> Option<Self::Output>;
+
+    /// The earliest deadline at which anything changes, if any. It lies after the `now` of
+    /// the latest `on_deadlines`.
+    fn next_deadline(&self) -> Option<Instant>;
+
+    /// The earliest deadline at which something will be yielded, if any: the task must be
+    /// woken then.
+    fn wake_at(&self) -> Option<Instant>;
+
+    /// Something is to be yielded at once, whatever the time (a weighted batch's item too
+    /// heavy to share a batch).
+    fn due(&self) -> bool {
+        false
+    }
+
+    /// How many of the next items, each arriving before every deadline, the machine can take
+    /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
+    /// nothing and change nothing but what the machine keeps. `time` is what
+    /// [`Arrival::time`] would give them.
+    fn room(&self, _time: Instant) -> usize {
+        0
+    }
+
+    /// Drives `run`, with a step that does for each item what `on_item` would.
+    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
+
+    /// Moves every instant the machine holds from a clock whose time is `from` to one whose
+    /// time is `to` (see [`rebase`]): a deadline keeps the time it had left, and one already
+    /// reached stays reached.
+    fn rebase(&mut self, from: Instant, to: Instant);
+
+    /// Bounds on the number of outputs still to come, given the inner stream's bounds, which
+    /// are `(0, Some(0))` once it has ended.
+    fn size_hint(&self, inner: (usize, Option<usize>)) -> (usize, Option<usize>);
+
+    /// Adds the machine's settings and state to a `Debug` output.
+    fn debug_fields(&self, out: &mut std::fmt::DebugStruct<'_, '_>)
+    where
+        Self::Item: std::fmt::Debug;
+}
