@@ -66,7 +66,8 @@ impl Moment {
     }
 }
 
-/// Groups a schedule by instant, in order; `busy` lists the busy instants (see [`Moment`]).
+/// Groups a schedule by instant, in order; `busy` lists the busy instants, in order (see
+/// [`Moment`]).
 fn instants(schedule: &[(u64, Ev)], busy: &[u64]) -> Vec<Moment> {
     let mut out: Vec<Moment> = Vec::new();
     for &(t, ev) in schedule {
@@ -74,7 +75,7 @@ fn instants(schedule: &[(u64, Ev)], busy: &[u64]) -> Vec<Moment> {
             Some(m) if m.t == t => m.evs.push(ev),
             _ => out.push(Moment {
                 t,
-                busy: !out.is_empty() && busy.contains(&t),
+                busy: !out.is_empty() && busy.binary_search(&t).is_ok(),
                 pauses: true,
                 evs: vec![ev],
             }),
