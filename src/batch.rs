@@ -226,9 +226,11 @@ impl<T, W: Weigh<T>> State<T, W> {
     /// weigher that panics loses nothing: the item stays in the batch, weightless, and a batch
     /// it filled is due at the next poll.
     fn on_weighed_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
-        // The arrival, before the weigher spends any time.
-        let arrival = at.time();
+        // The arrival, before the weigher spends any time: exact for a batch's first item; for
+        // one that may open the next batch, to within the timer's resolution if the timer
+        // tells it (which spares a hot source a reading per item).
         let opens = self.items.is_empty();
+        let arrival = if opens { at.exact() } else { at.time() };
         if opens {
             self.open_at(arrival);
         }

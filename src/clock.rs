@@ -31,15 +31,17 @@ pub trait Clock {
     fn timer(&self, deadline: Instant) -> Self::Timer;
 
     /// How closely this clock's timers keep time while the task that armed them is busy
-    /// inside `poll_next`: `Some(r)` if they fire, and wake their waker, within about `r` of
+    /// inside `poll_next`: `Some(r)` if they fire, and wake their waker, within `r` after
     /// their deadline whatever that task is doing; `None` (the default) if they may have to
     /// wait until the task returns.
     ///
     /// With `Some(r)`, an adapter sees time pass by its timer alone: it reads the clock when
     /// the timer has fired, and for an item whose arrival time it needs unless its timer,
-    /// armed within `r` of the latest reading, tells that time to within `r` (see the crate's
-    /// "Timing precision"). With `None`, it reads the clock as each item arrives while it
-    /// holds a deadline, so its timer only wakes the task.
+    /// armed within `r` of the latest reading, tells that time to within `2 r` (see the
+    /// crate's "Timing precision"). A timer that fires later than `r` makes the adapter act
+    /// that much late, and may take an arrival time that much early. With `None`, it reads
+    /// the clock as each item arrives while it holds a deadline, so its timer only wakes the
+    /// task.
     fn timer_resolution(&self) -> Option<Duration> {
         None
     }
@@ -82,15 +84,16 @@ impl Clock for SystemClock {
         }
     }
 
-    /// Half a millisecond: `futures-timer` fires from a thread of its own, so its timers keep
-    /// time while the task is busy (about 0.1 ms late, measured on Linux).
+    /// A tenth of a millisecond: `futures-timer` fires from a thread of its own, so its
+    /// timers keep time while the task is busy, about 0.1 ms late (measured on Linux, on a
+    /// machine with a core to spare; later when every core is busy).
     fn timer_resolution(&self) -> Option<Duration> {
         Some(SYSTEM_TIMER_RESOLUTION)
     }
 }
 
 /// [`SystemClock`]'s [`timer_resolution`](Clock::timer_resolution).
-const SYSTEM_TIMER_RESOLUTION: Duration = Duration::from_micros(500);
+const SYSTEM_TIMER_RESOLUTION: Duration = Duration::from_micros(100);
 
 /// The [`Timer`] of [`SystemClock`], a [`futures_timer::Delay`].
 #[derive(Debug)]

@@ -44,9 +44,14 @@ pub(crate) struct Arrival<'a, C> {
 }
 
 impl<C: Clock> Arrival<'_, C> {
-    /// The arrival time, or an instant after it by at most the clock's timer resolution (the
-    /// latest instant the item can have arrived at): from a tight alarm if there is one, else
-    /// from a reading taken for this item.
+    /// The arrival time, from a reading taken for this item (once).
+    pub(crate) fn exact(&mut self) -> Instant {
+        *self.reading.get_or_insert_with(|| self.clock.now())
+    }
+
+    /// The arrival time, or an instant after it by at most twice the clock's timer resolution
+    /// (the latest instant the item can have arrived at): from a tight alarm if there is one,
+    /// else from a reading taken for this item.
     pub(crate) fn time(&mut self) -> Instant {
         match (self.reading, self.close) {
             (Some(now), _) | (None, Some(now)) => now,
@@ -85,7 +90,8 @@ pub(crate) trait Machine {
 
     /// Takes an item, after every deadline it reached was acted on. It must not leave a
     /// deadline reached at its arrival: a zero duration acts at once, or at a pause. A
-    /// deadline set from the item's arrival counts from [`Arrival::time`].
+    /// deadline set from the item's arrival counts from [`Arrival::exact`] (or from
+    /// [`Arrival::time`], to within the timer's resolution).
     fn on_item<C: Clock>(
         &mut self,
         item: Self::Item,

@@ -100,7 +100,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
                 // Every window ends as it opens: every item passes, whatever the edge.
                 return Some(item);
             }
-            self.open_window(at.time());
+            self.open_window(at.exact());
             if self.edge != Edge::Trailing {
                 return Some(item);
             }
