@@ -268,15 +268,21 @@ fn batch_take_pending_recovers_the_items_and_cancels_the_deadline() {
     assert_eq!(d.take(), vec![Item(400, vec![3])]);
 }
 
-#[test]
-fn batch_with_clock_after_polling_keeps_items_and_the_time_left() {
-    let first = ManualClock::new();
+/// A `batch(10, 100ms)` on `clock` that has taken item 1 and returned `Pending`.
+fn batch_holding_one(clock: &ManualClock) -> Batch<support::Source<u32>, ManualClock> {
     let (feed, input) = source();
-    let mut s = input.batch(10, ms(100)).with_clock(first.clone());
+    let mut s = input.batch(10, ms(100)).with_clock(clock.clone());
     feed.push(1);
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    s
+}
+
+#[test]
+fn batch_with_clock_after_polling_keeps_items_and_the_time_left() {
+    let first = ManualClock::new();
+    let s = batch_holding_one(&first);
     first.advance(ms(60));
 
     let second = ManualClock::new();
@@ -295,12 +301,7 @@ fn batch_with_clock_after_polling_keeps_items_and_the_time_left() {
 #[test]
 fn batch_with_clock_after_its_deadline_passed_yields_at_the_next_poll() {
     let first = ManualClock::new();
-    let (feed, input) = source();
-    let mut s = input.batch(10, ms(100)).with_clock(first.clone());
-    feed.push(1);
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    assert_eq!(Pin::new(&mut s).poll_next(&mut cx), Poll::Pending);
+    let s = batch_holding_one(&first);
     // Overdue by 50 ms on the old clock, which nobody polled since.
     first.advance(ms(150));
     let second = ManualClock::new();
