@@ -10,8 +10,9 @@ use futures_core::stream::{Stream, TryStream};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
 use crate::hooks::{Unweighted, Weigh, Weighted};
-use crate::machine::{self, Arrival, Idle, Machine, Run};
+use crate::machine::{self, Arrival, Idle, Machine};
 use crate::macros::adapter;
+use crate::run::Run;
 
 adapter! {
     /// Stream for the [`batch`](crate::StreamzExt::batch) method.

@@ -37,7 +37,7 @@
 //! 7. The inner stream is never polled after it returned `None`.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,8 @@ use futures_core::Stream;
 
 use crate::alarm::Alarm;
 use crate::clock::Clock;
-use crate::machine::{checked_deadline, Arrival, Idle, Machine, Run};
+use crate::machine::{checked_deadline, Arrival, Idle, Machine};
+use crate::run::{Event, Runner, NEVER};
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
@@ -55,66 +56,6 @@ pub(crate) const BUDGET: u32 = 512;
 /// than the timer resolution, if that is finer). A reading (about 25 ns) is then worth
 /// saving; for items further apart it costs about 1% of their pace or less.
 const DENSE: Duration = Duration::from_micros(2);
-
-/// What one poll of the inner stream gave, when it was not an item taken in a run.
-enum Event<I, O> {
-    Item(I),
-    Error(O),
-    End,
-    Pending,
-}
-
-/// The engine's [`Run`].
-struct Runner<'a, 'b, S, F> {
-    stream: Pin<&'a mut S>,
-    cx: &'a mut Context<'b>,
-    split: &'a F,
-    left: u32,
-    /// The alarm's flag (or one never raised, when the machine has no deadline).
-    fired: &'a AtomicBool,
-}
-
-impl<S, F, I, O> Run<I> for Runner<'_, '_, S, F>
-where
-    S: Stream,
-    F: Fn(S::Item) -> Result<I, O>,
-{
-    type Out = (u32, Option<Event<I, O>>);
-
-    #[inline]
-    fn run(mut self, absorb_calls_out: bool, mut absorb: impl FnMut(I)) -> Self::Out {
-        let event = loop {
-            // Timer first. (Otherwise the look as the last item arrived was the last thing
-            // done before this poll.)
-            if absorb_calls_out && self.fired.load(Ordering::Relaxed) {
-                break None;
-            }
-            match self.stream.as_mut().poll_next(self.cx) {
-                Poll::Ready(Some(item)) => match (self.split)(item) {
-                    // An item that arrived after the alarm fired goes to the engine, which
-                    // acts on the deadline first.
-                    Ok(item) if self.fired.load(Ordering::Relaxed) => {
-                        break Some(Event::Item(item))
-                    }
-                    Ok(item) => {
-                        absorb(item);
-                        self.left -= 1;
-                        if self.left == 0 {
-                            break None;
-                        }
-                    }
-                    Err(e) => break Some(Event::Error(e)),
-                },
-                Poll::Ready(None) => break Some(Event::End),
-                Poll::Pending => break Some(Event::Pending),
-            }
-        };
-        (self.left, event)
-    }
-}
-
-/// A flag that is never raised: the run's flag while the machine has no deadline.
-static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// The clock, the alarm, and what one adapter knows of time and of its inner stream. `O` is
 /// the adapter's output.

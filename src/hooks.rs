@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::edge::Edge;
-use crate::machine::Run;
+use crate::run::Run;
 
 /// How a batch weighs its items. Implemented by [`Unweighted`] (the default) and
 /// [`Weighted`], made by [`Batch::max_weight`](crate::Batch::max_weight).

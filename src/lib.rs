@@ -18,6 +18,7 @@ mod ext;
 mod hooks;
 mod machine;
 mod macros;
+mod run;
 mod throttle;
 
 #[cfg(feature = "test-util")]

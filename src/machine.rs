@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
+use crate::run::Run;
 
 /// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
 #[inline]
@@ -65,17 +66,6 @@ impl<C: Clock> Arrival<'_, C> {
     pub(crate) fn latest(&self) -> Instant {
         self.reading.or(self.close).unwrap_or(self.latest)
     }
-}
-
-/// The tight loop of a run: it polls the inner stream and hands each item to `absorb`, until
-/// the room is used up, the alarm fires, or the inner stream gives anything but an item.
-pub(crate) trait Run<I> {
-    /// The items left of the room, and what stopped the run early, if anything.
-    type Out;
-
-    /// `absorb_calls_out`: `absorb` runs code of the user's (a drop hook), which may take
-    /// time, so the alarm is looked at again after it, before the next poll.
-    fn run(self, absorb_calls_out: bool, absorb: impl FnMut(I)) -> Self::Out;
 }
 
 /// The state machine of one adapter, driven by [`Engine::poll`](crate::engine::Engine::poll).

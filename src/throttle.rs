@@ -8,8 +8,9 @@ use futures_core::stream::{Stream, TryStream};
 use crate::clock::Clock;
 use crate::edge::Edge;
 use crate::hooks::{self, Discard, DropHook};
-use crate::machine::{self, Arrival, Idle, Machine, Run};
+use crate::machine::{self, Arrival, Idle, Machine};
 use crate::macros::{adapter, edge_and_drop_builders};
+use crate::run::Run;
 
 adapter! {
     /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
