@@ -90,6 +90,13 @@ impl<T: Timer> Alarm<T> {
         self.signal.fired.load(Ordering::Relaxed)
     }
 
+    /// Makes the firing wake no task.
+    pub(crate) fn unregister(&mut self) {
+        if self.task.take().is_some() {
+            self.signal.task.take();
+        }
+    }
+
     /// Makes the firing wake the task of `cx` too; `Ready` if it has fired already.
     pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self

@@ -28,7 +28,7 @@ adapter! {
     state State,
     output Output,
     hook W: Weigh = Unweighted,
-    into_inner_drops "The pending items, if any, are dropped: call [`take_pending`](Self::take_pending) first to keep them.",
+    into_inner_drops "The pending items, if any, are dropped (and a batch waiting to be yielded at the next poll): call [`take_pending`](Self::take_pending) first to keep them.",
 }
 
 /// What a batch yields for items of type `T`.
@@ -191,6 +191,10 @@ impl<T, W: Weigh<T>> Machine for State<T, W> {
         self.due
     }
 
+    fn calls_out(&self) -> bool {
+        W::ACTIVE
+    }
+
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Some(deadline) = self.deadline {
             self.deadline = machine::rebase(deadline, from, to);
@@ -316,9 +320,14 @@ impl<S: Stream, C: Clock> Batch<S, C> {
 
 impl<S: Stream, C: Clock, W: Weigh<S::Item>> Batch<S, C, W> {
     /// Takes the items of the pending batch, leaving the adapter with no open batch (and no
-    /// deadline). Nothing is lost: the next item opens a new batch.
+    /// deadline). Nothing is lost: the next item opens a new batch. A batch already formed and
+    /// waiting to be yielded at the next poll (one that came second in time order) is taken
+    /// too, its items first.
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Item> {
-        self.project().state.take_pending()
+        let this = self.project();
+        let mut items = this.engine.take_ready().unwrap_or_default();
+        items.append(&mut this.state.take_pending());
+        items
     }
 }
 
@@ -349,8 +358,20 @@ impl<S: TryStream, C: Clock> TryBatch<S, C> {
 
 impl<S: TryStream, C: Clock, W: Weigh<S::Ok>> TryBatch<S, C, W> {
     /// Takes the `Ok` values of the pending batch, leaving the adapter with no open batch (and
-    /// no deadline). Nothing is lost: the next value opens a new batch.
+    /// no deadline). Nothing is lost: the next value opens a new batch. A batch already formed
+    /// and waiting to be yielded at the next poll is taken too, its values first (an error
+    /// waiting there stays, for the next poll).
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Ok> {
-        self.project().state.take_pending()
+        let this = self.project();
+        let mut items = match this.engine.take_ready() {
+            Some(Ok(items)) => items,
+            Some(Err(e)) => {
+                this.engine.put_ready(Err(e));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        items.append(&mut this.state.take_pending());
+        items
     }
 }

@@ -117,6 +117,16 @@ impl<C: Clock, O> Engine<C, O> {
         engine
     }
 
+    /// Takes the output waiting for the next call, if any.
+    pub(crate) fn take_ready(&mut self) -> Option<O> {
+        self.ready.take()
+    }
+
+    /// Puts back an output taken by [`take_ready`](Engine::take_ready).
+    pub(crate) fn put_ready(&mut self, out: O) {
+        self.ready = Some(out);
+    }
+
     /// Whether the adapter has nothing more to yield.
     pub(crate) fn is_terminated<M: Machine>(&self, machine: &M) -> bool {
         self.done && self.ready.is_none() && machine.wake_at().is_none() && !machine.due()
@@ -166,8 +176,11 @@ impl<C: Clock, O> Engine<C, O> {
             return self.finish(machine, cx, &wrap);
         }
         let mut left = BUDGET;
+        let mut called_out = false;
         loop {
-            if self.fired() {
+            let look = self.fired() || (called_out && !self.watched(self.horizon(machine)));
+            called_out = false;
+            if look {
                 let now = self.read();
                 if let Some(out) = machine.on_deadlines(now) {
                     return Poll::Ready(Some(wrap(out)));
@@ -200,11 +213,13 @@ impl<C: Clock, O> Engine<C, O> {
             if let Some(event) = event {
                 // Time order: the deadlines the event reached come first.
                 let watched = self.watched(horizon);
-                let (first, reading) = if watched {
-                    (None, None)
+                let reading = if watched {
+                    None
                 } else {
                     let now = self.read();
-                    (machine.on_deadlines(now).map(&wrap), Some(now))
+                    // Held in `ready` at once, so that a hook that panics below loses nothing.
+                    self.ready = machine.on_deadlines(now).map(&wrap);
+                    Some(now)
                 };
                 let paused = matches!(event, Event::Pending);
                 let second = match event {
@@ -223,6 +238,9 @@ impl<C: Clock, O> Engine<C, O> {
                         if self.dense {
                             self.watch(machine);
                         }
+                        // A hook or a weigher may have spent time: look again before the
+                        // next poll.
+                        called_out = machine.calls_out();
                         out.map(&wrap)
                     }
                     Event::Error(e) => Some(e),
@@ -232,7 +250,7 @@ impl<C: Clock, O> Engine<C, O> {
                     }
                     Event::Pending => machine.on_idle(Idle::Pending).map(&wrap),
                 };
-                match (first, second) {
+                match (self.ready.take(), second) {
                     (Some(first), second) => {
                         self.ready = second;
                         return Poll::Ready(Some(first));
@@ -243,7 +261,13 @@ impl<C: Clock, O> Engine<C, O> {
                     // something needs the alarm too.
                     (None, None) if paused => {
                         return match machine.wake_at() {
-                            None => Poll::Pending,
+                            None => {
+                                // Nothing is due: a timer still armed wakes nobody.
+                                if let Some(alarm) = &mut self.alarm {
+                                    alarm.unregister();
+                                }
+                                Poll::Pending
+                            }
                             Some(at) => self.wait(machine, at, cx, &wrap),
                         };
                     }

@@ -102,6 +102,12 @@ pub(crate) trait Machine {
     /// woken then.
     fn wake_at(&self) -> Option<Instant>;
 
+    /// Whether `on_item` may run code of the user's (a drop hook, a weigher), which may take
+    /// time: the engine then looks at the time again before the next poll.
+    fn calls_out(&self) -> bool {
+        false
+    }
+
     /// Something is to be yielded at once, whatever the time (a weighted batch's item too
     /// heavy to share a batch).
     fn due(&self) -> bool {

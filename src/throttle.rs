@@ -20,7 +20,7 @@ adapter! {
     state State,
     output Output,
     hook D: DropHook = Discard,
-    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook).",
+    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook), and so is an item waiting to be yielded at the next poll.",
 }
 
 /// What a throttle yields for items of type `T`.
@@ -143,6 +143,10 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
             Window::Open(end) => end,
             Window::Closed => None,
         }
+    }
+
+    fn calls_out(&self) -> bool {
+        !D::DOES_NOTHING
     }
 
     fn wake_at(&self) -> Option<Instant> {

@@ -148,13 +148,6 @@ pub fn weighted_batch_busy(
             taken = 0;
         }
         for ev in moment.evs {
-            if taken == BUDGET {
-                if zero && !items.is_empty() {
-                    out.push(Out::Item(t, std::mem::take(&mut items)));
-                    weight = 0;
-                }
-                taken = 0;
-            }
             taken += 1;
             match ev {
                 Ev::Item(x) => {
@@ -191,6 +184,15 @@ pub fn weighted_batch_busy(
                     out.push(Out::End(t));
                     return out;
                 }
+            }
+            // The call has taken `BUDGET` items without output, the last one now: it ends, and
+            // a zero latency yields what it gathered.
+            if taken == BUDGET {
+                if zero && !items.is_empty() {
+                    out.push(Out::Item(t, std::mem::take(&mut items)));
+                    weight = 0;
+                }
+                taken = 0;
             }
         }
         // The inner stream is now `Pending`: a zero latency yields what it gathered.
