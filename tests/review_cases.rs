@@ -9,24 +9,32 @@ use support::{ms, source, Driver, Item};
 
 // ---------- A. user code (hook / weigher) that takes time: the deadline is acted on before the next inner poll
 
-#[test]
-fn throttle_both_window_end_during_on_drop_hook() {
-    let clock = ManualClock::new();
-    let start = clock.now();
+/// `throttle(10ms).edge(Both)` on `clock`, whose drop hook spends 20 ms on item 1.
+fn throttle_with_a_slow_hook(
+    clock: &ManualClock,
+) -> (support::Feed<u32>, Driver<impl futures::Stream<Item = u32>>) {
     let (feed, input) = source::<u32>();
     let ticking = clock.clone();
-    let mut d = Driver::new(
+    let d = Driver::new(
         input
             .throttle(ms(10))
             .edge(Edge::Both)
             .on_drop(move |x| {
                 if x == 1 {
-                    ticking.advance(ms(20)); // hook busy 2ms -> 22ms
+                    ticking.advance(ms(20));
                 }
             })
             .with_clock(clock.clone()),
-        &clock,
+        clock,
     );
+    (feed, d)
+}
+
+#[test]
+fn throttle_both_window_end_during_on_drop_hook() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (feed, mut d) = throttle_with_a_slow_hook(&clock);
     feed.push(0);
     feed.push_busy(1, &clock, start + ms(1));
     feed.push_busy(2, &clock, start + ms(2));
@@ -378,20 +386,7 @@ fn with_clock_mid_batch_in_dense_mode_keeps_remaining_time() {
 fn throttle_both_window_end_during_a_hook_in_a_dense_run() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let (feed, input) = source::<u32>();
-    let ticking = clock.clone();
-    let mut d = Driver::new(
-        input
-            .throttle(ms(10))
-            .edge(Edge::Both)
-            .on_drop(move |x| {
-                if x == 1 {
-                    ticking.advance(ms(20))
-                }
-            })
-            .with_clock(clock.clone()),
-        &clock,
-    );
+    let (feed, mut d) = throttle_with_a_slow_hook(&clock);
     feed.push(0);
     feed.push(1);
     feed.push(2);
