@@ -4,10 +4,11 @@
 //! - *machine*: an adapter's own rules ([`Machine`]): what an item, a deadline, a pause or the
 //!   end does to its state, and what it yields.
 //! - *reading*: one call of [`Clock::now`].
-//! - *alarm*: the adapter's one timer ([`Alarm`]); its firing raises a flag.
+//! - *alarm*: the adapter's one timer ([`Alarm`](crate::alarm::Alarm)); its firing raises a
+//!   flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: its next
 //!   deadline; and while items arrive *densely* (the last two readings taken for arriving
-//!   items came within [`DENSE`]), one timer resolution after the latest reading.
+//!   items came within 2 µs, see `watch.rs`), one timer resolution after the latest reading.
 //! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
 //!   that arrives now arrived before every deadline of the machine.
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
@@ -42,48 +43,23 @@
 //! 8. The inner stream is never polled after it returned `None`.
 
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_core::Stream;
 
-use crate::alarm::Alarm;
 use crate::clock::Clock;
-use crate::machine::{checked_deadline, Arrival, Idle, Machine};
-use crate::run::{Event, Runner, NEVER};
+use crate::machine::{Arrival, Idle, Machine};
+use crate::run::{Event, Runner};
+use crate::watch::Watch;
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
 pub(crate) const BUDGET: u32 = 512;
 
-/// Items arrive densely when two readings taken for arriving items come closer than this (or
-/// than the timer resolution, if that is finer). A reading (about 25 ns) is then worth
-/// saving; for items further apart it costs about 1% of their pace or less.
-const DENSE: Duration = Duration::from_micros(2);
-
-/// The clock, the alarm, and what one adapter knows of time and of its inner stream. `O` is
-/// the adapter's output.
-#[derive(Debug)]
+/// What one adapter knows of time and of its inner stream. `O` is the adapter's output.
 pub(crate) struct Engine<C: Clock, O> {
-    pub(crate) clock: C,
-    alarm: Option<Alarm<C::Timer>>,
-    /// The instant the alarm is armed for, until its firing is acted on.
-    armed: Option<Instant>,
-    /// [`Clock::timer_resolution`], at least a nanosecond; `None`: the alarm is not trusted
-    /// while a call runs.
-    resolution: Option<Duration>,
-    /// How late the alarm may fire: [`Clock::timer_resolution`] itself.
-    lag: Duration,
-    /// The latest reading, and one resolution after it.
-    now: Instant,
-    tick: Option<Instant>,
-    /// What a watched arrival is taken to be: the latest instant it can be, the instant before
-    /// the alarm would fire at its latest, `armed + lag` (or `now`).
-    latest: Instant,
-    /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
-    dense: bool,
-    arrival_read: Option<Instant>,
+    watch: Watch<C>,
     /// The inner stream has returned `None`; it is never polled again.
     done: bool,
     /// An output that came second in time order: yielded by the next call.
@@ -92,26 +68,16 @@ pub(crate) struct Engine<C: Clock, O> {
 
 impl<C: Clock, O> Engine<C, O> {
     pub(crate) fn new(clock: C) -> Self {
-        let now = clock.now();
-        let lag = clock.timer_resolution().unwrap_or(Duration::ZERO);
-        let mut engine = Engine {
-            resolution: clock
-                .timer_resolution()
-                .map(|r| r.max(Duration::from_nanos(1))),
-            lag,
-            clock,
-            alarm: None,
-            armed: None,
-            now,
-            tick: None,
-            latest: now,
-            dense: false,
-            arrival_read: None,
+        Engine {
+            watch: Watch::new(clock),
             done: false,
             ready: None,
-        };
-        engine.update_times();
-        engine
+        }
+    }
+
+    /// The adapter's clock.
+    pub(crate) fn clock(&self) -> &C {
+        &self.watch.clock
     }
 
     /// The same state on another clock. The alarm belongs to the old clock, so it goes.
@@ -171,8 +137,12 @@ impl<C: Clock, O> Engine<C, O> {
             return Poll::Ready(Some(out));
         }
         // Timer first: a deadline reached before this call is acted on before the first poll.
-        if machine.due() || !self.watched(self.horizon(machine)) {
-            let now = self.read();
+        if machine.due()
+            || !self
+                .watch
+                .watched(self.watch.horizon(machine.next_deadline()))
+        {
+            let now = self.watch.read();
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
             }
@@ -183,19 +153,23 @@ impl<C: Clock, O> Engine<C, O> {
         let mut left = BUDGET;
         let mut called_out = false;
         loop {
-            let look = self.fired() || (called_out && !self.watched(self.horizon(machine)));
+            let look = self.watch.fired()
+                || (called_out
+                    && !self
+                        .watch
+                        .watched(self.watch.horizon(machine.next_deadline())));
             called_out = false;
             if look {
-                let now = self.read();
+                let now = self.watch.read();
                 if let Some(out) = machine.on_deadlines(now) {
                     return Poll::Ready(Some(wrap(out)));
                 }
-                self.watch(machine);
+                self.watch.watch(machine.next_deadline());
             }
-            let horizon = self.horizon(machine);
-            let event = match self.run_flag(horizon) {
-                Some(fired) if machine.room(self.latest) > 0 => {
-                    let room = machine.room(self.latest).min(left as usize) as u32;
+            let horizon = self.watch.horizon(machine.next_deadline());
+            let event = match self.watch.run_flag(horizon) {
+                Some(fired) if machine.room(self.watch.latest) > 0 => {
+                    let room = machine.room(self.watch.latest).min(left as usize) as u32;
                     let (rest, event) = machine.absorb_run(Runner {
                         stream: stream.as_mut(),
                         cx,
@@ -217,11 +191,11 @@ impl<C: Clock, O> Engine<C, O> {
             };
             if let Some(event) = event {
                 // Time order: the deadlines the event reached come first.
-                let watched = self.watched(horizon);
+                let watched = self.watch.watched(horizon);
                 let reading = if watched {
                     None
                 } else {
-                    let now = self.read();
+                    let now = self.watch.read();
                     // Held in `ready` at once, so that a hook that panics below loses nothing.
                     self.ready = machine.on_deadlines(now).map(&wrap);
                     Some(now)
@@ -231,17 +205,17 @@ impl<C: Clock, O> Engine<C, O> {
                     Event::Item(item) => {
                         left -= 1;
                         let mut at = Arrival {
-                            clock: &self.clock,
+                            clock: &self.watch.clock,
                             reading,
-                            close: (watched && self.tight()).then_some(self.latest),
-                            latest: self.latest,
+                            close: (watched && self.watch.tight()).then_some(self.watch.latest),
+                            latest: self.watch.latest,
                         };
                         let out = machine.on_item(item, &mut at);
                         if let Some(now) = at.reading {
-                            self.arrived(now);
+                            self.watch.arrived(now);
                         }
-                        if self.dense {
-                            self.watch(machine);
+                        if self.watch.dense {
+                            self.watch.watch(machine.next_deadline());
                         }
                         // A hook or a weigher may have spent time: look again before the
                         // next poll.
@@ -268,9 +242,7 @@ impl<C: Clock, O> Engine<C, O> {
                         return match machine.wake_at() {
                             None => {
                                 // Nothing is due: a timer still armed wakes nobody.
-                                if let Some(alarm) = &mut self.alarm {
-                                    alarm.unregister();
-                                }
+                                self.watch.unregister();
                                 Poll::Pending
                             }
                             Some(at) => self.wait(machine, at, cx, &wrap),
@@ -290,106 +262,6 @@ impl<C: Clock, O> Engine<C, O> {
         }
     }
 
-    /// Whether the alarm has fired, and that is not yet acted on.
-    #[inline]
-    fn fired(&self) -> bool {
-        self.armed.is_some() && self.alarm.as_ref().is_some_and(Alarm::fired)
-    }
-
-    /// The machine's horizon (see the glossary).
-    #[inline]
-    fn horizon<M: Machine>(&self, machine: &M) -> Option<Instant> {
-        let next = machine.next_deadline();
-        match self.tick {
-            Some(tick) if self.dense => Some(next.map_or(tick, |next| next.min(tick))),
-            _ => next,
-        }
-    }
-
-    /// Whether the alarm watches a machine whose horizon is `horizon`.
-    #[inline]
-    fn watched(&self, horizon: Option<Instant>) -> bool {
-        let Some(horizon) = horizon else {
-            return true;
-        };
-        self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
-    }
-
-    /// Whether the alarm, which watches, is tight.
-    #[inline]
-    fn tight(&self) -> bool {
-        matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
-    }
-
-    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
-    /// machine (whose horizon is `horizon`), or it has no deadline.
-    #[inline]
-    fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
-        match horizon {
-            None => Some(&NEVER),
-            Some(_) if self.watched(horizon) => self.alarm.as_ref().map(Alarm::flag),
-            Some(_) => None,
-        }
-    }
-
-    /// A reading `now` was taken for an arriving item.
-    fn arrived(&mut self, now: Instant) {
-        if let Some(r) = self.resolution {
-            let last = self.arrival_read;
-            let dense = r.min(DENSE);
-            self.dense = last.is_some_and(|last| now.saturating_duration_since(last) < dense);
-        }
-        self.arrival_read = Some(now);
-        if now > self.now {
-            self.now = now;
-            self.update_times();
-        }
-    }
-
-    /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
-    /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
-    fn read(&mut self) -> Instant {
-        let mut now = self.clock.now();
-        if let Some(armed) = self.armed.filter(|_| self.fired()) {
-            self.armed = None;
-            now = now.max(armed);
-        }
-        self.now = self.now.max(now);
-        self.update_times();
-        self.now
-    }
-
-    /// Sets `tick` and `latest` after `now` or `armed` changed.
-    fn update_times(&mut self) {
-        self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
-        self.latest = match self.armed {
-            Some(armed) if self.resolution.is_some() => {
-                let fires = checked_deadline(armed, self.lag).unwrap_or(armed);
-                let before = fires.checked_sub(Duration::from_nanos(1));
-                before.unwrap_or(fires).max(self.now)
-            }
-            _ => self.now,
-        };
-    }
-
-    /// Arms the alarm for the machine's horizon, unless it is armed for that or earlier.
-    fn watch<M: Machine>(&mut self, machine: &M) {
-        if let Some(horizon) = self.horizon(machine).filter(|_| self.resolution.is_some()) {
-            if !self.armed.is_some_and(|armed| armed <= horizon) {
-                self.arm(horizon);
-            }
-        }
-    }
-
-    fn arm(&mut self, at: Instant) {
-        match &mut self.alarm {
-            Some(alarm) => alarm.arm(at),
-            None => self.alarm = Some(Alarm::new(self.clock.timer(at))),
-        }
-        self.armed = Some(at);
-        self.update_times();
-    }
-
     /// After the inner stream ended: only a deadline can still yield something (a throttled
     /// trailing item); without one, the adapter ends, and its timer goes.
     fn finish<M: Machine>(
@@ -401,9 +273,7 @@ impl<C: Clock, O> Engine<C, O> {
         match machine.wake_at() {
             Some(at) => self.wait(machine, at, cx, wrap),
             None => {
-                self.alarm = None;
-                self.armed = None;
-                self.update_times();
+                self.watch.release();
                 Poll::Ready(None)
             }
         }
@@ -419,16 +289,10 @@ impl<C: Clock, O> Engine<C, O> {
         wrap: &impl Fn(M::Output) -> O,
     ) -> Poll<Option<O>> {
         loop {
-            if !self.armed.is_some_and(|armed| armed <= at) {
-                self.arm(at);
-            }
-            let Some(alarm) = &mut self.alarm else {
-                return Poll::Pending;
-            };
-            if alarm.poll_fired(cx).is_pending() {
+            if self.watch.poll_alarm(at, cx).is_pending() {
                 return Poll::Pending;
             }
-            let now = self.read();
+            let now = self.watch.read();
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
             }

@@ -20,6 +20,7 @@ mod machine;
 mod macros;
 mod run;
 mod throttle;
+mod watch;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

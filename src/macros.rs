@@ -162,7 +162,7 @@ macro_rules! adapter {
                 let mut state = self.state;
                 crate::machine::Machine::rebase(
                     &mut state,
-                    crate::Clock::now(&self.engine.clock),
+                    crate::Clock::now(self.engine.clock()),
                     crate::Clock::now(&clock),
                 );
                 $Name {
@@ -184,7 +184,7 @@ macro_rules! adapter {
                 let mut out = f.debug_struct(stringify!($Name));
                 out.field("stream", &self.stream);
                 crate::machine::Machine::debug_fields(&self.state, &mut out);
-                out.field("clock", &self.engine.clock);
+                out.field("clock", self.engine.clock());
                 out.finish()
             }
         }

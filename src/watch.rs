@@ -1,0 +1,188 @@
+//! What an adapter knows of time: its clock, its one timer (the [`Alarm`]), and what the
+//! latest readings and the alarm tell. The words are those of the engine's glossary
+//! ([`engine`](crate::engine)).
+
+use std::sync::atomic::AtomicBool;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::alarm::Alarm;
+use crate::clock::Clock;
+use crate::machine::checked_deadline;
+use crate::run::NEVER;
+
+/// Items arrive densely when two readings taken for arriving items come closer than this (or
+/// than the timer resolution, if that is finer). A reading (about 25 ns) is then worth
+/// saving; for items further apart it costs about 1% of their pace or less.
+const DENSE: Duration = Duration::from_micros(2);
+
+/// The clock, the alarm, and what they tell.
+pub(crate) struct Watch<C: Clock> {
+    pub(crate) clock: C,
+    alarm: Option<Alarm<C::Timer>>,
+    /// The instant the alarm is armed for, until its firing is acted on.
+    armed: Option<Instant>,
+    /// [`Clock::timer_resolution`], at least a nanosecond; `None`: the alarm is not trusted
+    /// while a call runs.
+    resolution: Option<Duration>,
+    /// How late the alarm may fire: [`Clock::timer_resolution`] itself.
+    lag: Duration,
+    /// The latest reading, and one resolution after it.
+    now: Instant,
+    tick: Option<Instant>,
+    /// What a watched arrival is taken to be: the latest instant it can be, the instant before
+    /// the alarm would fire at its latest, `armed + lag` (or `now`).
+    pub(crate) latest: Instant,
+    /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
+    pub(crate) dense: bool,
+    arrival_read: Option<Instant>,
+}
+
+impl<C: Clock> Watch<C> {
+    pub(crate) fn new(clock: C) -> Self {
+        let now = clock.now();
+        let lag = clock.timer_resolution().unwrap_or(Duration::ZERO);
+        let mut watch = Watch {
+            resolution: clock
+                .timer_resolution()
+                .map(|r| r.max(Duration::from_nanos(1))),
+            lag,
+            clock,
+            alarm: None,
+            armed: None,
+            now,
+            tick: None,
+            latest: now,
+            dense: false,
+            arrival_read: None,
+        };
+        watch.update_times();
+        watch
+    }
+
+    /// Whether the alarm has fired, and that is not yet acted on.
+    #[inline]
+    pub(crate) fn fired(&self) -> bool {
+        self.armed.is_some() && self.alarm.as_ref().is_some_and(Alarm::fired)
+    }
+
+    /// The horizon of a machine whose next deadline is `next` (see the engine's glossary).
+    #[inline]
+    pub(crate) fn horizon(&self, next: Option<Instant>) -> Option<Instant> {
+        match self.tick {
+            Some(tick) if self.dense => Some(next.map_or(tick, |next| next.min(tick))),
+            _ => next,
+        }
+    }
+
+    /// Whether the alarm watches a machine whose horizon is `horizon`.
+    #[inline]
+    pub(crate) fn watched(&self, horizon: Option<Instant>) -> bool {
+        let Some(horizon) = horizon else {
+            return true;
+        };
+        self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
+    }
+
+    /// Whether the alarm, which watches, is tight.
+    #[inline]
+    pub(crate) fn tight(&self) -> bool {
+        matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
+    }
+
+    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
+    /// machine (whose horizon is `horizon`), or it has no deadline.
+    #[inline]
+    pub(crate) fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
+        match horizon {
+            None => Some(&NEVER),
+            Some(_) if self.watched(horizon) => self.alarm.as_ref().map(Alarm::flag),
+            Some(_) => None,
+        }
+    }
+
+    /// A reading `now` was taken for an arriving item.
+    pub(crate) fn arrived(&mut self, now: Instant) {
+        if let Some(r) = self.resolution {
+            let last = self.arrival_read;
+            let dense = r.min(DENSE);
+            self.dense = last.is_some_and(|last| now.saturating_duration_since(last) < dense);
+        }
+        self.arrival_read = Some(now);
+        if now > self.now {
+            self.now = now;
+            self.update_times();
+        }
+    }
+
+    /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
+    /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
+    pub(crate) fn read(&mut self) -> Instant {
+        let mut now = self.clock.now();
+        if let Some(armed) = self.armed.filter(|_| self.fired()) {
+            self.armed = None;
+            now = now.max(armed);
+        }
+        self.now = self.now.max(now);
+        self.update_times();
+        self.now
+    }
+
+    /// Sets `tick` and `latest` after `now` or `armed` changed.
+    fn update_times(&mut self) {
+        self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
+        self.latest = match self.armed {
+            Some(armed) if self.resolution.is_some() => {
+                let fires = checked_deadline(armed, self.lag).unwrap_or(armed);
+                let before = fires.checked_sub(Duration::from_nanos(1));
+                before.unwrap_or(fires).max(self.now)
+            }
+            _ => self.now,
+        };
+    }
+
+    /// Arms the alarm for the horizon of a machine whose next deadline is `next`, unless it is
+    /// armed for that or earlier.
+    pub(crate) fn watch(&mut self, next: Option<Instant>) {
+        if let Some(horizon) = self.horizon(next).filter(|_| self.resolution.is_some()) {
+            if !self.armed.is_some_and(|armed| armed <= horizon) {
+                self.arm(horizon);
+            }
+        }
+    }
+
+    fn arm(&mut self, at: Instant) {
+        match &mut self.alarm {
+            Some(alarm) => alarm.arm(at),
+            None => self.alarm = Some(Alarm::new(self.clock.timer(at))),
+        }
+        self.armed = Some(at);
+        self.update_times();
+    }
+
+    /// Drops the alarm: nothing is left to wait for.
+    pub(crate) fn release(&mut self) {
+        self.alarm = None;
+        self.armed = None;
+        self.update_times();
+    }
+
+    /// Makes the alarm wake nobody: nothing is due.
+    pub(crate) fn unregister(&mut self) {
+        if let Some(alarm) = &mut self.alarm {
+            alarm.unregister();
+        }
+    }
+
+    /// Sets the alarm to wake the task of `cx` at `at` (or earlier, if it is armed for an
+    /// earlier instant): `Ready` once it has fired.
+    pub(crate) fn poll_alarm(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.armed.is_some_and(|armed| armed <= at) {
+            self.arm(at);
+        }
+        match &mut self.alarm {
+            Some(alarm) => alarm.poll_fired(cx),
+            None => Poll::Pending,
+        }
+    }
+}
