@@ -54,20 +54,17 @@ impl<T, W> State<T, W> {
     /// A batch opens with an item arriving now: its deadline counts from that arrival. A
     /// zero latency needs none (the batch leaves when the inner stream pauses).
     fn open<C: Clock>(&mut self, at: &mut Arrival<'_, C>) {
-        if self.max_latency == Duration::ZERO {
-            self.deadline = None;
-        } else {
-            self.open_at(at.time());
-        }
+        self.open_at(self.timed().then(|| at.time()));
     }
 
-    /// A batch opens with an item that arrived at `arrival`.
-    fn open_at(&mut self, arrival: Instant) {
-        self.deadline = if self.max_latency == Duration::ZERO {
-            None
-        } else {
-            machine::checked_deadline(arrival, self.max_latency)
-        };
+    /// A batch opens with an item that arrived at `arrival` (`None` for a zero latency).
+    fn open_at(&mut self, arrival: Option<Instant>) {
+        self.deadline = arrival.and_then(|t| machine::checked_deadline(t, self.max_latency));
+    }
+
+    /// Whether batches have a deadline to count from their first item's arrival.
+    fn timed(&self) -> bool {
+        self.max_latency != Duration::ZERO
     }
 
     /// Hands out the pending batch and closes its deadline. The next batch's `Vec` is
@@ -231,11 +228,10 @@ impl<T, W: Weigh<T>> State<T, W> {
     /// weigher that panics loses nothing: the item stays in the batch, weightless, and a batch
     /// it filled is due at the next poll.
     fn on_weighed_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
-        // The arrival, before the weigher spends any time: exact for a batch's first item; for
-        // one that may open the next batch, to within the timer's resolution if the timer
-        // tells it (which spares a hot source a reading per item).
+        // The arrival, taken (as `open` takes it) before the weigher spends any time: this
+        // item opens a batch, or may open the next one.
         let opens = self.items.is_empty();
-        let arrival = if opens { at.exact() } else { at.time() };
+        let arrival = self.timed().then(|| at.time());
         if opens {
             self.open_at(arrival);
         }

@@ -167,9 +167,12 @@ impl<C: Clock, O> Engine<C, O> {
                 self.watch.watch(machine.next_deadline());
             }
             let horizon = self.watch.horizon(machine.next_deadline());
-            let event = match self.watch.run_flag(horizon) {
-                Some(fired) if machine.room(self.watch.latest) > 0 => {
-                    let room = machine.room(self.watch.latest).min(left as usize) as u32;
+            let run = self.watch.run_flag(horizon).map(|fired| {
+                let room = machine.room(self.watch.latest).min(left as usize) as u32;
+                (fired, room)
+            });
+            let event = match run {
+                Some((fired, room)) if room > 0 => {
                     let (rest, event) = machine.absorb_run(Runner {
                         stream: stream.as_mut(),
                         cx,

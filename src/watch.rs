@@ -41,12 +41,10 @@ pub(crate) struct Watch<C: Clock> {
 impl<C: Clock> Watch<C> {
     pub(crate) fn new(clock: C) -> Self {
         let now = clock.now();
-        let lag = clock.timer_resolution().unwrap_or(Duration::ZERO);
+        let resolution = clock.timer_resolution();
         let mut watch = Watch {
-            resolution: clock
-                .timer_resolution()
-                .map(|r| r.max(Duration::from_nanos(1))),
-            lag,
+            resolution: resolution.map(|r| r.max(Duration::from_nanos(1))),
+            lag: resolution.unwrap_or(Duration::ZERO),
             clock,
             alarm: None,
             armed: None,
