@@ -212,3 +212,54 @@ fn a_batch_over_a_pausing_source_arms_one_timer_and_polls_it_once_per_batch() {
         "{readings} readings for {batches} batches"
     );
 }
+
+/// `Counting`, on a clock whose timers claim a resolution of 1 ms (they fire on time, as
+/// `ManualClock`'s do).
+#[derive(Debug, Clone)]
+struct Coarse(Counting);
+
+impl Clock for Coarse {
+    type Timer = CountingTimer;
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> CountingTimer {
+        self.0.timer(deadline)
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        Some(Duration::from_millis(1))
+    }
+}
+
+/// Readings a debounce takes over 1,000 items, each produced in `gap` of (virtual) time.
+fn readings_for_items_apart(gap: Duration) -> usize {
+    let clock = counting();
+    let ticking = clock.inner.clone();
+    let source = stream::iter(0..1_000u32).map(move |i| {
+        ticking.advance(gap);
+        i
+    });
+    drain(
+        source
+            .debounce(Duration::from_secs(1))
+            .with_clock(Coarse(clock.clone())),
+    );
+    clock.uses.readings.load(Ordering::Relaxed)
+}
+
+#[test]
+fn items_closer_than_2_us_take_their_time_from_the_timer_and_others_get_a_reading() {
+    // 1 µs apart: a reading, then the timer (armed 1 ms ahead) tells the arrival times, and
+    // fires once per millisecond of items.
+    let dense = readings_for_items_apart(Duration::from_micros(1));
+    assert!(dense <= 10, "{dense} readings for 1000 items 1 µs apart");
+    // 3 µs apart: a reading per item.
+    let sparse = readings_for_items_apart(Duration::from_micros(3));
+    assert!(
+        sparse >= 1_000,
+        "{sparse} readings for 1000 items 3 µs apart"
+    );
+}
