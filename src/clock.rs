@@ -191,7 +191,7 @@ impl ManualClock {
             None => panic!("ManualClock::advance({d:?}) moves time past the range of Instant"),
         };
         loop {
-            let mut due: Vec<(u64, Option<Waker>)> = Vec::new();
+            let mut due: Vec<Waker> = Vec::new();
             {
                 let mut timeline = self.lock();
                 let step = timeline
@@ -206,14 +206,15 @@ impl ManualClock {
                 };
                 timeline.now = timeline.now.max(step);
                 let now = timeline.now;
-                for (&id, slot) in timeline.timers.iter_mut() {
+                // (In the order the timers were made.)
+                for slot in timeline.timers.values_mut() {
                     if !slot.fired && slot.deadline <= now {
                         slot.fired = true;
-                        due.push((id, slot.waker.take()));
+                        due.extend(slot.waker.take());
                     }
                 }
             }
-            for waker in due.into_iter().filter_map(|(_, waker)| waker) {
+            for waker in due {
                 waker.wake();
             }
         }
