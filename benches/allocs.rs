@@ -152,11 +152,17 @@ fn print(name: &str, r: &Report) {
     let per = |n: u64, d: u64| n as f64 / d as f64;
     println!("{name}");
     println!(
-        "  whole run:    {} batches; this thread {} allocation calls ({} realloc), all threads {} ({} realloc)",
+        concat!(
+            "  whole run:    {} batches; this thread {} allocation calls ({} realloc), ",
+            "all threads {} ({} realloc)"
+        ),
         r.batches, r.whole.here, r.whole.here_realloc, r.whole.all, r.whole.all_realloc
     );
     println!(
-        "  steady state: {} batches, {} items; this thread {} calls ({} realloc), all threads {} ({} realloc)",
+        concat!(
+            "  steady state: {} batches, {} items; this thread {} calls ({} realloc), ",
+            "all threads {} ({} realloc)"
+        ),
         r.steady_batches,
         r.steady_items,
         r.steady.here,
@@ -165,12 +171,20 @@ fn print(name: &str, r: &Report) {
         r.steady.all_realloc
     );
     println!(
-        "  steady state: {:.3} allocations per batch, {:.5} per item (this thread); {:.3} per batch, {:.5} per item (all threads)",
+        concat!(
+            "  steady state: {:.3} allocations per batch, {:.5} per item (this thread); ",
+            "{:.3} per batch, {:.5} per item (all threads)"
+        ),
         per(r.steady.here, r.steady_batches),
         per(r.steady.here, r.steady_items),
         per(r.steady.all, r.steady_batches),
         per(r.steady.all, r.steady_items),
     );
+}
+
+/// tokio-stream's `chunks_timeout(BATCH, SECOND)`.
+fn tokio_chunks<S: Stream>(stream: S) -> impl Stream<Item = Vec<S::Item>> {
+    tokio_stream::StreamExt::chunks_timeout(stream, BATCH, SECOND)
 }
 
 fn main() {
@@ -193,11 +207,7 @@ fn main() {
         ),
         (
             "hot: tokio-stream chunks_timeout(100, 1s) (peer)",
-            Box::new(|| {
-                in_tokio(&|| {
-                    run(|| tokio_stream::StreamExt::chunks_timeout(stream::iter(0..N), BATCH, SECOND))
-                })
-            }),
+            Box::new(|| in_tokio(&|| run(|| tokio_chunks(stream::iter(0..N))))),
         ),
         (
             "hot: futures-batch chunks_timeout(100, 1s) (peer)",
@@ -208,16 +218,15 @@ fn main() {
             Box::new(|| run(|| Bursty::new(N, 10).batch(BATCH, SECOND))),
         ),
         (
-            "bursty (Pending every 10 items): futures ready_chunks(100) (reference; yields 10-item chunks)",
+            concat!(
+                "bursty (Pending every 10 items): futures ready_chunks(100) ",
+                "(reference; yields 10-item chunks)"
+            ),
             Box::new(|| run(|| Bursty::new(N, 10).ready_chunks(BATCH))),
         ),
         (
             "bursty (Pending every 10 items): tokio-stream chunks_timeout(100, 1s) (peer)",
-            Box::new(|| {
-                in_tokio(&|| {
-                    run(|| tokio_stream::StreamExt::chunks_timeout(Bursty::new(N, 10), BATCH, SECOND))
-                })
-            }),
+            Box::new(|| in_tokio(&|| run(|| tokio_chunks(Bursty::new(N, 10))))),
         ),
         (
             "bursty (Pending every 10 items): futures-batch chunks_timeout(100, 1s) (peer)",

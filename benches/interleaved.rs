@@ -129,8 +129,10 @@ fn main() {
         let (ours_min, ours_med) = min_median(&mut ours);
         let (theirs_min, theirs_med) = min_median(&mut theirs);
         println!(
-            "{name:<24} {ours_min:>12.3} {theirs_min:>12.3} {:>9.2}x {ours_med:>12.3} {theirs_med:>12.3} {:>9.2}x",
+            "{name:<24} {ours_min:>12.3} {theirs_min:>12.3} {:>9.2}x {:>12.3} {:>12.3} {:>9.2}x",
             ours_min / theirs_min,
+            ours_med,
+            theirs_med,
             ours_med / theirs_med
         );
     }

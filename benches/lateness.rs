@@ -511,6 +511,13 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("-".to_string(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
 }
 
+/// The columns of a table row, for the header and for each row.
+macro_rules! row_format {
+    () => {
+        "{:<8} {:<8} {:<10} {:>5} {:>6} {:>6} {:>5} {:>5} {:>3} {:>6} {:>6} {:>3} {:>6} {:>4}"
+    };
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to filter here.
     #[cfg_attr(not(feature = "tokio"), allow(unused_mut))]
@@ -582,9 +589,21 @@ fn main() {
     println!("          bad = 0; ord = 0; nothing early (the goal is stated for system rows)");
     println!();
     println!(
-        "{:<8} {:<8} {:<10} {:>5} {:>6} {:>6} {:>5} {:>5} {:>3} {:>6} {:>6} {:>3} {:>6} {:>4}  goal",
-        "adapter", "clock", "shape", "slow", "late", "excess", "best", "early", "bad", "off", "gap",
-        "ord", "item", "outs"
+        concat!(row_format!(), "  goal"),
+        "adapter",
+        "clock",
+        "shape",
+        "slow",
+        "late",
+        "excess",
+        "best",
+        "early",
+        "bad",
+        "off",
+        "gap",
+        "ord",
+        "item",
+        "outs"
     );
 
     let arrivals: Arrivals = Rc::new(RefCell::new(Vec::with_capacity(ARRIVALS_CAPACITY)));
@@ -633,7 +652,7 @@ fn main() {
                     .off
                     .map_or("-".to_string(), |o| format!("{:+.3}", o * 1e3));
                 println!(
-                    "{:<8} {:<8} {:<10} {:>5} {:>6} {:>6} {:>5} {:>5} {:>3} {:>6} {:>6} {:>3} {:>6} {:>4}  {goal}",
+                    concat!(row_format!(), "  {}"),
                     adapter.name(),
                     clock,
                     shape.name(),
@@ -648,6 +667,7 @@ fn main() {
                     order,
                     ms(row.item),
                     row.outputs,
+                    goal,
                 );
             }
         }

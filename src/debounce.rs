@@ -1,33 +1,287 @@
-//! [`Debounce`] and [`TryDebounce`].
+//! [`Debounce`] and [`TryDebounce`]: the items of a burst held back until it has been quiet
+//! for `quiet`.
+//!
+//! The adapters hand every poll to the [`Engine`], which keeps the rules of time (timer
+//! first, time order, the poll budget). What a debounce does with each item, quiet period and
+//! pause is [`DebounceState`], at the end of this file.
 
 use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_core::stream::{Stream, TryStream};
+use futures_core::stream::{FusedStream, Stream, TryStream};
+use pin_project::pin_project;
 
-use crate::clock::Clock;
-use crate::edge::Edge;
-use crate::hooks::{self, Discard, DropHook};
-use crate::machine::{self, Arrival, Idle, Machine};
-use crate::macros::{adapter, edge_and_drop_builders};
-use crate::run::Run;
+use crate::clock::{Clock, SystemClock};
+use crate::drop_hook::{Discard, DropHook, OnDrop};
+use crate::edge::{self, Edge};
+use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::macros::inner_accessors;
 
-adapter! {
-    /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
-    plain Debounce,
-    /// Stream for the [`try_debounce`](crate::TryStreamzExt::try_debounce) method.
-    try TryDebounce,
-    state State,
-    output Output,
-    hook D: DropHook = Discard,
-    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook), and so is an item waiting to be yielded at the next poll.",
+/// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
+///
+/// The third type parameter is what is done with dropped items: [`Discard`] unless
+/// [`on_drop`](Debounce::on_drop) was called.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct Debounce<S: Stream, C: Clock = SystemClock, D: DropHook<S::Item> = Discard> {
+    #[pin]
+    stream: S,
+    state: DebounceState<S::Item, D>,
+    engine: Engine<C, S::Item>,
 }
 
-/// What a debounce yields for items of type `T`.
-type Output<T> = T;
+/// Stream for the [`try_debounce`](crate::TryStreamzExt::try_debounce) method.
+///
+/// The third type parameter is what is done with dropped `Ok` values: [`Discard`] unless
+/// [`on_drop`](TryDebounce::on_drop) was called.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct TryDebounce<S: TryStream, C: Clock = SystemClock, D: DropHook<S::Ok> = Discard> {
+    #[pin]
+    stream: S,
+    state: DebounceState<S::Ok, D>,
+    engine: Engine<C, Result<S::Ok, S::Error>>,
+}
 
-/// The debouncing state shared by [`Debounce`] and [`TryDebounce`].
-struct State<T, D> {
+impl<S: Stream> Debounce<S> {
+    pub(crate) fn new(stream: S, quiet: Duration) -> Self {
+        Debounce {
+            stream,
+            state: DebounceState::new(quiet),
+            engine: Engine::new(SystemClock),
+        }
+    }
+}
+
+impl<S: Stream, C: Clock> Debounce<S, C> {
+    /// Hands every item that the debounce drops to `hook`, once, in the order they are
+    /// dropped: pending items replaced by a newer one (`Trailing`, `Both`), and items
+    /// arriving while a quiet period runs (`Leading`). To count or log them:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// let mut dropped = Vec::new();
+    /// let passed: Vec<u32> = block_on(
+    ///     stream::iter(1..=4)
+    ///         .debounce(Duration::from_secs(1))
+    ///         .on_drop(|item| dropped.push(item))
+    ///         .collect(),
+    /// );
+    /// assert_eq!(passed, vec![4]);
+    /// assert_eq!(dropped, vec![1, 2, 3]);
+    /// ```
+    ///
+    /// Items still held when the adapter itself is dropped are dropped without the hook.
+    pub fn on_drop<F: FnMut(S::Item)>(self, hook: F) -> Debounce<S, C, OnDrop<F>> {
+        Debounce {
+            stream: self.stream,
+            state: self.state.with_hook(OnDrop(hook)),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: Stream, C: Clock, D: DropHook<S::Item>> Debounce<S, C, D> {
+    /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
+    /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`], both
+    /// (the latest only if it is not also the first).
+    ///
+    /// Meant for use before the first poll. If called later, it applies to the items that
+    /// arrive from then on; a trailing item already pending still leaves when its quiet
+    /// period ends.
+    pub fn edge(mut self, edge: Edge) -> Self {
+        self.state.edge = edge;
+        self
+    }
+
+    /// Caps how long a run of items, each within `quiet` of the previous one, can
+    /// hold back output: `max_wait` after the run's first item,
+    ///
+    /// - `Edge::Trailing`: the pending item is yielded, even if items keep coming; the
+    ///   next item starts a new run;
+    /// - `Edge::Leading`: the next item is yielded at once, as a leading item, though
+    ///   the quiet period still runs; it starts a new run;
+    /// - `Edge::Both`: the pending item (if one arrived after the leading one) is
+    ///   yielded; the quiet period keeps running, so the next item is the first trailing
+    ///   candidate of a new run.
+    ///
+    /// The deadline is literal: `max_wait(Duration::ZERO)` (with a zero `quiet`) lets
+    /// every item through.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `max_wait` is shorter than the `quiet` period.
+    #[track_caller]
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.state.set_max_wait(max_wait);
+        self
+    }
+
+    /// Replaces the clock, keeping every setting.
+    ///
+    /// Meant for use before the first poll. If called later, a pending trailing item is kept,
+    /// and the running quiet period and `max_wait` keep the time they had left on the old
+    /// clock: one already reached acts at the next poll.
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Debounce<S, C2, D> {
+        let mut state = self.state;
+        let engine = self.engine.with_clock(&mut state, clock);
+        Debounce {
+            stream: self.stream,
+            state,
+            engine,
+        }
+    }
+
+    inner_accessors!();
+}
+
+impl<S: TryStream> TryDebounce<S> {
+    pub(crate) fn new(stream: S, quiet: Duration) -> Self {
+        TryDebounce {
+            stream,
+            state: DebounceState::new(quiet),
+            engine: Engine::new(SystemClock),
+        }
+    }
+}
+
+impl<S: TryStream, C: Clock> TryDebounce<S, C> {
+    /// Hands every `Ok` value that the debounce drops to `hook`: as [`Debounce::on_drop`].
+    pub fn on_drop<F: FnMut(S::Ok)>(self, hook: F) -> TryDebounce<S, C, OnDrop<F>> {
+        TryDebounce {
+            stream: self.stream,
+            state: self.state.with_hook(OnDrop(hook)),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: TryStream, C: Clock, D: DropHook<S::Ok>> TryDebounce<S, C, D> {
+    /// Chooses which `Ok` values of a run pass: as [`Debounce::edge`].
+    pub fn edge(mut self, edge: Edge) -> Self {
+        self.state.edge = edge;
+        self
+    }
+
+    /// Caps how long a run of `Ok` values can hold back output: as [`Debounce::max_wait`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `max_wait` is shorter than the `quiet` period.
+    #[track_caller]
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.state.set_max_wait(max_wait);
+        self
+    }
+
+    /// Replaces the clock, keeping every setting: as [`Debounce::with_clock`].
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryDebounce<S, C2, D> {
+        let mut state = self.state;
+        let engine = self.engine.with_clock(&mut state, clock);
+        TryDebounce {
+            stream: self.stream,
+            state,
+            engine,
+        }
+    }
+
+    inner_accessors!();
+}
+
+impl<S, C, D> Stream for Debounce<S, C, D>
+where
+    S: Stream,
+    C: Clock,
+    D: DropHook<S::Item>,
+{
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        this.engine
+            .poll(this.stream, this.state, cx, Ok, |item| item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.engine.size_hint(&self.state, self.stream.size_hint())
+    }
+}
+
+impl<S, T, E, C, D> Stream for TryDebounce<S, C, D>
+where
+    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    C: Clock,
+    D: DropHook<T>,
+{
+    type Item = Result<T, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        // An error passes at once, touching nothing else.
+        this.engine
+            .poll(this.stream, this.state, cx, |item| item.map_err(Err), Ok)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.engine.size_hint(&self.state, self.stream.size_hint())
+    }
+}
+
+impl<S: Stream, C: Clock, D: DropHook<S::Item>> FusedStream for Debounce<S, C, D> {
+    fn is_terminated(&self) -> bool {
+        self.engine.is_terminated(&self.state)
+    }
+}
+
+impl<S, T, E, C, D> FusedStream for TryDebounce<S, C, D>
+where
+    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    C: Clock,
+    D: DropHook<T>,
+{
+    fn is_terminated(&self) -> bool {
+        self.engine.is_terminated(&self.state)
+    }
+}
+
+impl<S, C, D> fmt::Debug for Debounce<S, C, D>
+where
+    S: Stream + fmt::Debug,
+    S::Item: fmt::Debug,
+    C: Clock + fmt::Debug,
+    D: DropHook<S::Item>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Debounce");
+        out.field("stream", &self.stream);
+        self.state.debug_fields(&mut out);
+        out.field("clock", self.engine.clock()).finish()
+    }
+}
+
+impl<S, C, D> fmt::Debug for TryDebounce<S, C, D>
+where
+    S: TryStream + fmt::Debug,
+    S::Ok: fmt::Debug,
+    C: Clock + fmt::Debug,
+    D: DropHook<S::Ok>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("TryDebounce");
+        out.field("stream", &self.stream);
+        self.state.debug_fields(&mut out);
+        out.field("clock", self.engine.clock()).finish()
+    }
+}
+
+/// What a debounce does with items, quiet periods and pauses: the machine that [`Debounce`]
+/// and [`TryDebounce`] hand to the [`Engine`].
+struct DebounceState<T, D> {
     quiet: Duration,
     max_wait: Option<Duration>,
     edge: Edge,
@@ -48,9 +302,9 @@ struct State<T, D> {
     hook: D,
 }
 
-impl<T> State<T, Discard> {
+impl<T> DebounceState<T, Discard> {
     fn new(quiet: Duration) -> Self {
-        State {
+        DebounceState {
             quiet,
             max_wait: None,
             edge: Edge::Trailing,
@@ -64,9 +318,9 @@ impl<T> State<T, Discard> {
     }
 }
 
-impl<T, D> State<T, D> {
-    fn with_hook<D2>(self, hook: D2) -> State<T, D2> {
-        State {
+impl<T, D> DebounceState<T, D> {
+    fn with_hook<D2>(self, hook: D2) -> DebounceState<T, D2> {
+        DebounceState {
             quiet: self.quiet,
             max_wait: self.max_wait,
             edge: self.edge,
@@ -79,6 +333,19 @@ impl<T, D> State<T, D> {
         }
     }
 
+    /// Sets `max_wait` (see [`Debounce::max_wait`]).
+    #[track_caller]
+    fn set_max_wait(&mut self, max_wait: Duration) {
+        assert!(
+            max_wait >= self.quiet,
+            "debounce: `max_wait` ({:?}) must not be shorter than `quiet` ({:?})",
+            max_wait,
+            self.quiet
+        );
+        self.max_wait = Some(max_wait);
+        self.passes_all = max_wait == Duration::ZERO;
+    }
+
     /// When the running quiet period ends, if it ends by time: not for a zero `quiet` (it ends
     /// when the inner stream pauses) nor for one past the range of `Instant`.
     fn quiet_end(&self) -> Option<Instant> {
@@ -86,7 +353,7 @@ impl<T, D> State<T, D> {
         if self.quiet == Duration::ZERO {
             return None;
         }
-        machine::checked_deadline(since, self.quiet)
+        engine::checked_deadline(since, self.quiet)
     }
 
     /// The quiet period is over: the run ends, and its trailing item (if any) leaves.
@@ -96,9 +363,20 @@ impl<T, D> State<T, D> {
         self.run_over = false;
         self.pending.take()
     }
+
+    /// The settings and the state, for the adapters' `Debug`.
+    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
+    where
+        T: fmt::Debug,
+    {
+        out.field("quiet", &self.quiet)
+            .field("max_wait", &self.max_wait)
+            .field("edge", &self.edge)
+            .field("pending", &self.pending);
+    }
 }
 
-impl<T, D: DropHook<T>> Machine for State<T, D> {
+impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
     type Item = T;
     type Output = T;
 
@@ -140,15 +418,13 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         // Every item, yielded or dropped, restarts the quiet period.
         self.quiet_since = Some(now);
         if starts_run {
-            self.run_end = self
-                .max_wait
-                .and_then(|d| machine::checked_deadline(now, d));
+            self.run_end = self.max_wait.and_then(|d| engine::checked_deadline(now, d));
             self.run_over = false;
         }
         if leads {
             return Some(item);
         }
-        hooks::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
+        edge::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
         None
     }
 
@@ -171,7 +447,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
-        hooks::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
+        edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 
     fn on_idle(&mut self, why: Idle) -> Option<T> {
@@ -204,10 +480,10 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Some(since) = self.quiet_since {
-            self.quiet_since = Some(machine::rebase(since, from, to).unwrap_or(to));
+            self.quiet_since = Some(engine::rebase(since, from, to).unwrap_or(to));
         }
         if let Some(end) = self.run_end {
-            self.run_end = machine::rebase(end, from, to);
+            self.run_end = engine::rebase(end, from, to);
         }
     }
 
@@ -221,87 +497,4 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         };
         (lower, upper.and_then(|upper| upper.checked_add(pending)))
     }
-
-    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
-    where
-        T: fmt::Debug,
-    {
-        out.field("quiet", &self.quiet)
-            .field("max_wait", &self.max_wait)
-            .field("edge", &self.edge)
-            .field("pending", &self.pending);
-    }
 }
-
-macro_rules! builders {
-    ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        edge_and_drop_builders! {
-            $Name, $Bound, $Assoc,
-            edge:
-            /// Chooses which items of a run pass: [`Edge::Trailing`] (the default), the latest,
-            /// once `quiet` has passed; [`Edge::Leading`], the first, at once; [`Edge::Both`], both
-            /// (the latest only if it is not also the first).
-            ///
-            /// Meant for use before the first poll. If called later, it applies to the items that
-            /// arrive from then on; a trailing item already pending still leaves when its quiet
-            /// period ends.
-            on_drop:
-            /// Hands every item that the debounce drops to `hook`, once, in the order they are
-            /// dropped: pending items replaced by a newer one (`Trailing`, `Both`), and items
-            /// arriving while a quiet period runs (`Leading`). To count or log them:
-            ///
-            /// ```
-            /// use std::time::Duration;
-            /// use futures::{executor::block_on, stream, StreamExt};
-            /// use streamz::StreamzExt;
-            ///
-            /// let mut dropped = Vec::new();
-            /// let passed: Vec<u32> = block_on(
-            ///     stream::iter(1..=4)
-            ///         .debounce(Duration::from_secs(1))
-            ///         .on_drop(|item| dropped.push(item))
-            ///         .collect(),
-            /// );
-            /// assert_eq!(passed, vec![4]);
-            /// assert_eq!(dropped, vec![1, 2, 3]);
-            /// ```
-            ///
-            /// Items still held when the adapter itself is dropped are dropped without the hook.
-        }
-
-        impl<S: $Bound, C: Clock, D: DropHook<S::$Assoc>> $Name<S, C, D> {
-            /// Caps how long a run of items, each within `quiet` of the previous one, can
-            /// hold back output: `max_wait` after the run's first item,
-            ///
-            /// - `Edge::Trailing`: the pending item is yielded, even if items keep coming; the
-            ///   next item starts a new run;
-            /// - `Edge::Leading`: the next item is yielded at once, as a leading item, though
-            ///   the quiet period still runs; it starts a new run;
-            /// - `Edge::Both`: the pending item (if one arrived after the leading one) is
-            ///   yielded; the quiet period keeps running, so the next item is the first trailing
-            ///   candidate of a new run.
-            ///
-            /// The deadline is literal: `max_wait(Duration::ZERO)` (with a zero `quiet`) lets
-            /// every item through.
-            ///
-            /// # Panics
-            ///
-            /// Panics if `max_wait` is shorter than the `quiet` period.
-            #[track_caller]
-            pub fn max_wait(mut self, max_wait: Duration) -> Self {
-                assert!(
-                    max_wait >= self.state.quiet,
-                    "debounce: `max_wait` ({:?}) must not be shorter than `quiet` ({:?})",
-                    max_wait,
-                    self.state.quiet
-                );
-                self.state.max_wait = Some(max_wait);
-                self.state.passes_all = max_wait == Duration::ZERO;
-                self
-            }
-        }
-    };
-}
-
-builders!(Debounce, Stream, Item);
-builders!(TryDebounce, TryStream, Ok);

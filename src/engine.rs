@@ -4,7 +4,7 @@
 //! - *machine*: an adapter's own rules ([`Machine`]): what an item, a deadline, a pause or the
 //!   end does to its state, and what it yields.
 //! - *reading*: one call of [`Clock::now`].
-//! - *alarm*: the adapter's one timer ([`Alarm`](crate::alarm::Alarm)); its firing raises a
+//! - *alarm*: the adapter's one timer ([`Alarm`](alarm::Alarm)); its firing raises a
 //!   flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: its next
 //!   deadline; and while items arrive *densely* (the last two readings taken for arriving
@@ -49,9 +49,17 @@ use std::time::Instant;
 use futures_core::Stream;
 
 use crate::clock::Clock;
-use crate::machine::{Arrival, Idle, Machine};
-use crate::run::{Event, Runner};
-use crate::watch::Watch;
+
+mod alarm;
+mod machine;
+mod run;
+mod watch;
+
+pub(crate) use machine::{checked_deadline, rebase, Arrival, Idle, Machine};
+pub(crate) use run::Run;
+
+use run::{Event, Runner};
+use watch::Watch;
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
 /// wakes its own task and returns `Pending`.
@@ -80,8 +88,15 @@ impl<C: Clock, O> Engine<C, O> {
         &self.watch.clock
     }
 
-    /// The same state on another clock. The alarm belongs to the old clock, so it goes.
-    pub(crate) fn with_clock<C2: Clock>(self, clock: C2) -> Engine<C2, O> {
+    /// The same adapter on another clock. Every deadline of `machine` keeps the time it had
+    /// left on the old clock, and one already reached acts at the next poll. The alarm
+    /// belongs to the old clock, so it goes.
+    pub(crate) fn with_clock<C2: Clock, M: Machine>(
+        self,
+        machine: &mut M,
+        clock: C2,
+    ) -> Engine<C2, O> {
+        machine.rebase(self.watch.clock.now(), clock.now());
         let mut engine = Engine::new(clock);
         engine.done = self.done;
         engine.ready = self.ready;
@@ -179,6 +194,7 @@ impl<C: Clock, O> Engine<C, O> {
                         split: &split,
                         left: room,
                         fired,
+                        calls_out: machine.calls_out(),
                     });
                     left -= room - rest;
                     event

@@ -8,19 +8,16 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod alarm;
 mod batch;
 mod clock;
 mod debounce;
+mod drop_hook;
 mod edge;
 mod engine;
 mod ext;
-mod hooks;
-mod machine;
 mod macros;
-mod run;
 mod throttle;
-mod watch;
+mod weigh;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -31,7 +28,8 @@ pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer
 #[cfg(feature = "tokio")]
 pub use clock::{TokioClock, TokioTimer};
 pub use debounce::{Debounce, TryDebounce};
+pub use drop_hook::{Discard, DropHook, OnDrop};
 pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
-pub use hooks::{Discard, DropHook, OnDrop, Unweighted, Weigh, Weighted};
 pub use throttle::{Throttle, TryThrottle};
+pub use weigh::{Unweighted, Weigh, Weighted};

@@ -1,33 +1,255 @@
-//! [`Throttle`] and [`TryThrottle`].
+//! [`Throttle`] and [`TryThrottle`]: at most one item per window of `period`.
+//!
+//! The adapters hand every poll to the [`Engine`], which keeps the rules of time (timer
+//! first, time order, the poll budget). What a throttle does with each item and window end is
+//! [`ThrottleState`], at the end of this file.
 
 use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_core::stream::{Stream, TryStream};
+use futures_core::stream::{FusedStream, Stream, TryStream};
+use pin_project::pin_project;
 
-use crate::clock::Clock;
-use crate::edge::Edge;
-use crate::hooks::{self, Discard, DropHook};
-use crate::machine::{self, Arrival, Idle, Machine};
-use crate::macros::{adapter, edge_and_drop_builders};
-use crate::run::Run;
+use crate::clock::{Clock, SystemClock};
+use crate::drop_hook::{Discard, DropHook, OnDrop};
+use crate::edge::{self, Edge};
+use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::macros::inner_accessors;
 
-adapter! {
-    /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
-    plain Throttle,
-    /// Stream for the [`try_throttle`](crate::TryStreamzExt::try_throttle) method.
-    try TryThrottle,
-    state State,
-    output Output,
-    hook D: DropHook = Discard,
-    into_inner_drops "A pending trailing item, if any, is dropped (without the drop hook), and so is an item waiting to be yielded at the next poll.",
+/// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
+///
+/// The third type parameter is what is done with dropped items: [`Discard`] unless
+/// [`on_drop`](Throttle::on_drop) was called.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct Throttle<S: Stream, C: Clock = SystemClock, D: DropHook<S::Item> = Discard> {
+    #[pin]
+    stream: S,
+    state: ThrottleState<S::Item, D>,
+    engine: Engine<C, S::Item>,
 }
 
-/// What a throttle yields for items of type `T`.
-type Output<T> = T;
+/// Stream for the [`try_throttle`](crate::TryStreamzExt::try_throttle) method.
+///
+/// The third type parameter is what is done with dropped `Ok` values: [`Discard`] unless
+/// [`on_drop`](TryThrottle::on_drop) was called.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct TryThrottle<S: TryStream, C: Clock = SystemClock, D: DropHook<S::Ok> = Discard> {
+    #[pin]
+    stream: S,
+    state: ThrottleState<S::Ok, D>,
+    engine: Engine<C, Result<S::Ok, S::Error>>,
+}
 
-/// The throttling state shared by [`Throttle`] and [`TryThrottle`].
-struct State<T, D> {
+impl<S: Stream> Throttle<S> {
+    pub(crate) fn new(stream: S, period: Duration) -> Self {
+        Throttle {
+            stream,
+            state: ThrottleState::new(period),
+            engine: Engine::new(SystemClock),
+        }
+    }
+}
+
+impl<S: Stream, C: Clock> Throttle<S, C> {
+    /// Hands every item that the throttle drops to `hook`, once, in the order they are
+    /// dropped: items arriving in an open window (`Leading`), trailing candidates replaced
+    /// by a newer one (`Trailing`, `Both`), and a trailing item that can never leave at the
+    /// end of the stream. To count or log them:
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// let dropped = AtomicUsize::new(0);
+    /// let passed: Vec<u32> = block_on(
+    ///     stream::iter(1..=5)
+    ///         .throttle(Duration::from_secs(1))
+    ///         .on_drop(|_item| {
+    ///             dropped.fetch_add(1, Ordering::Relaxed);
+    ///         })
+    ///         .collect(),
+    /// );
+    /// assert_eq!(passed, vec![1]);
+    /// assert_eq!(dropped.load(Ordering::Relaxed), 4);
+    /// ```
+    ///
+    /// Items still held when the adapter itself is dropped are dropped without the hook.
+    pub fn on_drop<F: FnMut(S::Item)>(self, hook: F) -> Throttle<S, C, OnDrop<F>> {
+        Throttle {
+            stream: self.stream,
+            state: self.state.with_hook(OnDrop(hook)),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: Stream, C: Clock, D: DropHook<S::Item>> Throttle<S, C, D> {
+    /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
+    /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
+    ///
+    /// Meant for use before the first poll. If called later, it applies to the items that
+    /// arrive from then on; a trailing item already pending still leaves at the end of its
+    /// window.
+    pub fn edge(mut self, edge: Edge) -> Self {
+        self.state.edge = edge;
+        self
+    }
+
+    /// Replaces the clock, keeping every setting.
+    ///
+    /// Meant for use before the first poll. If called later, a pending trailing item is kept,
+    /// and the open window keeps the time it had left on the old clock: a window whose end was
+    /// already reached ends at the next poll.
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Throttle<S, C2, D> {
+        let mut state = self.state;
+        let engine = self.engine.with_clock(&mut state, clock);
+        Throttle {
+            stream: self.stream,
+            state,
+            engine,
+        }
+    }
+
+    inner_accessors!();
+}
+
+impl<S: TryStream> TryThrottle<S> {
+    pub(crate) fn new(stream: S, period: Duration) -> Self {
+        TryThrottle {
+            stream,
+            state: ThrottleState::new(period),
+            engine: Engine::new(SystemClock),
+        }
+    }
+}
+
+impl<S: TryStream, C: Clock> TryThrottle<S, C> {
+    /// Hands every `Ok` value that the throttle drops to `hook`: as [`Throttle::on_drop`].
+    pub fn on_drop<F: FnMut(S::Ok)>(self, hook: F) -> TryThrottle<S, C, OnDrop<F>> {
+        TryThrottle {
+            stream: self.stream,
+            state: self.state.with_hook(OnDrop(hook)),
+            engine: self.engine,
+        }
+    }
+}
+
+impl<S: TryStream, C: Clock, D: DropHook<S::Ok>> TryThrottle<S, C, D> {
+    /// Chooses which `Ok` values of a window pass: as [`Throttle::edge`].
+    pub fn edge(mut self, edge: Edge) -> Self {
+        self.state.edge = edge;
+        self
+    }
+
+    /// Replaces the clock, keeping every setting: as [`Throttle::with_clock`].
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryThrottle<S, C2, D> {
+        let mut state = self.state;
+        let engine = self.engine.with_clock(&mut state, clock);
+        TryThrottle {
+            stream: self.stream,
+            state,
+            engine,
+        }
+    }
+
+    inner_accessors!();
+}
+
+impl<S, C, D> Stream for Throttle<S, C, D>
+where
+    S: Stream,
+    C: Clock,
+    D: DropHook<S::Item>,
+{
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        this.engine
+            .poll(this.stream, this.state, cx, Ok, |item| item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.engine.size_hint(&self.state, self.stream.size_hint())
+    }
+}
+
+impl<S, T, E, C, D> Stream for TryThrottle<S, C, D>
+where
+    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    C: Clock,
+    D: DropHook<T>,
+{
+    type Item = Result<T, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        // An error passes at once, touching nothing else.
+        this.engine
+            .poll(this.stream, this.state, cx, |item| item.map_err(Err), Ok)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.engine.size_hint(&self.state, self.stream.size_hint())
+    }
+}
+
+impl<S: Stream, C: Clock, D: DropHook<S::Item>> FusedStream for Throttle<S, C, D> {
+    fn is_terminated(&self) -> bool {
+        self.engine.is_terminated(&self.state)
+    }
+}
+
+impl<S, T, E, C, D> FusedStream for TryThrottle<S, C, D>
+where
+    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    C: Clock,
+    D: DropHook<T>,
+{
+    fn is_terminated(&self) -> bool {
+        self.engine.is_terminated(&self.state)
+    }
+}
+
+impl<S, C, D> fmt::Debug for Throttle<S, C, D>
+where
+    S: Stream + fmt::Debug,
+    S::Item: fmt::Debug,
+    C: Clock + fmt::Debug,
+    D: DropHook<S::Item>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Throttle");
+        out.field("stream", &self.stream);
+        self.state.debug_fields(&mut out);
+        out.field("clock", self.engine.clock()).finish()
+    }
+}
+
+impl<S, C, D> fmt::Debug for TryThrottle<S, C, D>
+where
+    S: TryStream + fmt::Debug,
+    S::Ok: fmt::Debug,
+    C: Clock + fmt::Debug,
+    D: DropHook<S::Ok>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("TryThrottle");
+        out.field("stream", &self.stream);
+        self.state.debug_fields(&mut out);
+        out.field("clock", self.engine.clock()).finish()
+    }
+}
+
+/// What a throttle does with items and window ends: the machine that [`Throttle`] and
+/// [`TryThrottle`] hand to the [`Engine`].
+struct ThrottleState<T, D> {
     period: Duration,
     edge: Edge,
     window: Window,
@@ -45,9 +267,9 @@ enum Window {
     Open(Option<Instant>),
 }
 
-impl<T> State<T, Discard> {
+impl<T> ThrottleState<T, Discard> {
     fn new(period: Duration) -> Self {
-        State {
+        ThrottleState {
             period,
             edge: Edge::Leading,
             window: Window::Closed,
@@ -57,9 +279,9 @@ impl<T> State<T, Discard> {
     }
 }
 
-impl<T, D> State<T, D> {
-    fn with_hook<D2>(self, hook: D2) -> State<T, D2> {
-        State {
+impl<T, D> ThrottleState<T, D> {
+    fn with_hook<D2>(self, hook: D2) -> ThrottleState<T, D2> {
+        ThrottleState {
             period: self.period,
             edge: self.edge,
             window: self.window,
@@ -69,11 +291,22 @@ impl<T, D> State<T, D> {
     }
 
     fn open_window(&mut self, now: Instant) {
-        self.window = Window::Open(machine::checked_deadline(now, self.period));
+        self.window = Window::Open(engine::checked_deadline(now, self.period));
+    }
+
+    /// The settings and the state, for the adapters' `Debug`.
+    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
+    where
+        T: fmt::Debug,
+    {
+        out.field("period", &self.period)
+            .field("edge", &self.edge)
+            .field("window", &self.window)
+            .field("pending", &self.pending);
     }
 }
 
-impl<T, D: DropHook<T>> Machine for State<T, D> {
+impl<T, D: DropHook<T>> Machine for ThrottleState<T, D> {
     type Item = T;
     type Output = T;
 
@@ -106,7 +339,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
                 return Some(item);
             }
         }
-        hooks::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
+        edge::keep_or_drop(self.edge, &mut self.pending, &mut self.hook, item);
         None
     }
 
@@ -121,7 +354,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
-        hooks::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
+        edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<T> {
@@ -158,7 +391,7 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Window::Open(Some(end)) = self.window {
-            self.window = Window::Open(machine::rebase(end, from, to));
+            self.window = Window::Open(engine::rebase(end, from, to));
         }
     }
 
@@ -173,58 +406,4 @@ impl<T, D: DropHook<T>> Machine for State<T, D> {
         };
         (lower, upper.and_then(|upper| upper.checked_add(pending)))
     }
-
-    fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
-    where
-        T: fmt::Debug,
-    {
-        out.field("period", &self.period)
-            .field("edge", &self.edge)
-            .field("window", &self.window)
-            .field("pending", &self.pending);
-    }
 }
-
-macro_rules! builders {
-    ($Name:ident, $Bound:ident, $Assoc:ident) => {
-        edge_and_drop_builders! {
-            $Name, $Bound, $Assoc,
-            edge:
-            /// Chooses which items of a window pass: [`Edge::Leading`] (the default), the first;
-            /// [`Edge::Trailing`], the latest, at window end; [`Edge::Both`], both.
-            ///
-            /// Meant for use before the first poll. If called later, it applies to the items that
-            /// arrive from then on; a trailing item already pending still leaves at the end of its
-            /// window.
-            on_drop:
-            /// Hands every item that the throttle drops to `hook`, once, in the order they are
-            /// dropped: items arriving in an open window (`Leading`), trailing candidates replaced
-            /// by a newer one (`Trailing`, `Both`), and a trailing item that can never leave at the
-            /// end of the stream. To count or log them:
-            ///
-            /// ```
-            /// use std::sync::atomic::{AtomicUsize, Ordering};
-            /// use std::time::Duration;
-            /// use futures::{executor::block_on, stream, StreamExt};
-            /// use streamz::StreamzExt;
-            ///
-            /// let dropped = AtomicUsize::new(0);
-            /// let passed: Vec<u32> = block_on(
-            ///     stream::iter(1..=5)
-            ///         .throttle(Duration::from_secs(1))
-            ///         .on_drop(|_item| {
-            ///             dropped.fetch_add(1, Ordering::Relaxed);
-            ///         })
-            ///         .collect(),
-            /// );
-            /// assert_eq!(passed, vec![1]);
-            /// assert_eq!(dropped.load(Ordering::Relaxed), 4);
-            /// ```
-            ///
-            /// Items still held when the adapter itself is dropped are dropped without the hook.
-        }
-    };
-}
-
-builders!(Throttle, Stream, Item);
-builders!(TryThrottle, TryStream, Ok);

@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::alarm::Alarm;
+use super::alarm::Alarm;
+use super::machine::checked_deadline;
+use super::run::NEVER;
 use crate::clock::Clock;
-use crate::machine::checked_deadline;
-use crate::run::NEVER;
 
 /// Items arrive densely when two readings taken for arriving items come closer than this (or
 /// than the timer resolution, if that is finer). A reading (about 25 ns) is then worth

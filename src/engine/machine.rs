@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::run::Run;
 use crate::clock::Clock;
-use crate::run::Run;
 
 /// `now + d`, or `None` ("never") when that lies past the range of [`Instant`].
 #[inline]
@@ -133,9 +133,4 @@ pub(crate) trait Machine {
     /// Bounds on the number of outputs still to come, given the inner stream's bounds, which
     /// are `(0, Some(0))` once it has ended.
     fn size_hint(&self, inner: (usize, Option<usize>)) -> (usize, Option<usize>);
-
-    /// Adds the machine's settings and state to a `Debug` output.
-    fn debug_fields(&self, out: &mut std::fmt::DebugStruct<'_, '_>)
-    where
-        Self::Item: std::fmt::Debug;
 }

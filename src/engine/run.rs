@@ -13,9 +13,7 @@ pub(crate) trait Run<I> {
     /// The items left of the room, and what stopped the run early, if anything.
     type Out;
 
-    /// `absorb_calls_out`: `absorb` runs code of the user's (a drop hook), which may take
-    /// time, so the alarm is looked at again after it, before the next poll.
-    fn run(self, absorb_calls_out: bool, absorb: impl FnMut(I)) -> Self::Out;
+    fn run(self, absorb: impl FnMut(I)) -> Self::Out;
 }
 
 /// What one poll of the inner stream gave, when it was not an item taken in a run.
@@ -34,6 +32,9 @@ pub(crate) struct Runner<'a, 'b, S, F> {
     pub(crate) left: u32,
     /// The alarm's flag (or one never raised, when the machine has no deadline).
     pub(crate) fired: &'a AtomicBool,
+    /// `absorb` runs code of the user's (a drop hook), which may take time: the alarm is
+    /// looked at again after it, before the next poll (see [`super::Machine::calls_out`]).
+    pub(crate) calls_out: bool,
 }
 
 impl<S, F, I, O> Run<I> for Runner<'_, '_, S, F>
@@ -44,11 +45,11 @@ where
     type Out = (u32, Option<Event<I, O>>);
 
     #[inline]
-    fn run(mut self, absorb_calls_out: bool, mut absorb: impl FnMut(I)) -> Self::Out {
+    fn run(mut self, mut absorb: impl FnMut(I)) -> Self::Out {
         let event = loop {
             // Timer first. (Otherwise the look as the last item arrived was the last thing
             // done before this poll.)
-            if absorb_calls_out && self.fired.load(Ordering::Relaxed) {
+            if self.calls_out && self.fired.load(Ordering::Relaxed) {
                 break None;
             }
             match self.stream.as_mut().poll_next(self.cx) {
