@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{FusedStream, Stream, TryStream};
 use pin_project::pin_project;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
 use crate::macros::inner_accessors;
+use crate::system_clock::SystemClock;
 use crate::weigh::{Unweighted, Weigh, Weighted};
 
 /// Stream for the [`batch`](crate::StreamzExt::batch) method.

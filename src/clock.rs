@@ -1,18 +1,9 @@
-//! Time sources: the [`Clock`] and [`Timer`] traits, and the clocks that implement them: real
-//! time ([`SystemClock`]), virtual time ([`ManualClock`]) and tokio's time (`TokioClock`).
+//! The [`Clock`] and [`Timer`] traits: the time source every adapter reads. The clocks that
+//! ship with the crate are in files of their own: `system_clock.rs` (real time),
+//! `manual_clock.rs` (virtual time) and `tokio_clock.rs` (tokio's time).
 
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-mod manual_clock;
-mod system_clock;
-#[cfg(feature = "tokio")]
-mod tokio_clock;
-
-pub use manual_clock::{ManualClock, ManualTimer};
-pub use system_clock::{SystemClock, SystemTimer};
-#[cfg(feature = "tokio")]
-pub use tokio_clock::{TokioClock, TokioTimer};
 
 /// A source of time for the adapters of this crate.
 ///
@@ -21,9 +12,9 @@ pub use tokio_clock::{TokioClock, TokioTimer};
 /// [`Timer`] (with [`timer`](Clock::timer)), only when it is about to return
 /// [`Poll::Pending`] while holding a deadline, and re-arms that same timer afterwards.
 ///
-/// Two implementations ship with the crate: [`SystemClock`] (the default, real time) and
-/// [`ManualClock`] (virtual time for tests). Implement the trait to plug in another time
-/// source, for example a runtime's own timer.
+/// Two implementations ship with the crate: [`SystemClock`](crate::SystemClock) (the default,
+/// real time) and [`ManualClock`](crate::ManualClock) (virtual time for tests). Implement the
+/// trait to plug in another time source, for example a runtime's own timer.
 pub trait Clock {
     /// The timer this clock hands out.
     type Timer: Timer;

@@ -4,8 +4,7 @@
 //! - *machine*: an adapter's own rules ([`Machine`]): what an item, a deadline, a pause or the
 //!   end does to its state, and what it yields.
 //! - *reading*: one call of [`Clock::now`].
-//! - *alarm*: the adapter's one timer ([`Alarm`](alarm::Alarm)); its firing raises a
-//!   flag.
+//! - *alarm*: the adapter's one timer ([`Alarm`](alarm::Alarm)); its firing raises a flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: its next
 //!   deadline; and while items arrive *densely* (the last two readings taken for arriving
 //!   items came within 2 µs, see `watch.rs`), one timer resolution after the latest reading.
@@ -41,6 +40,12 @@
 //!    before the next poll. An output due before an item is held in `ready` while the item
 //!    is handled, so user code that panics loses nothing.
 //! 8. The inner stream is never polled after it returned `None`.
+//!
+//! Where the parts are: [`Machine`] and what the engine hands it ([`Arrival`], [`Idle`]) in
+//! `engine/machine.rs`; the tight loop of a run in `engine/run.rs`; what the adapter knows of
+//! time (readings, the alarm, the horizon) in `engine/watch.rs`; the alarm in
+//! `engine/alarm.rs`. Each adapter's machine is in the adapter's own file (`batch.rs`,
+//! `throttle.rs`, `debounce.rs`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -16,7 +16,11 @@ mod edge;
 mod engine;
 mod ext;
 mod macros;
+mod manual_clock;
+mod system_clock;
 mod throttle;
+#[cfg(feature = "tokio")]
+mod tokio_clock;
 mod weigh;
 
 #[cfg(feature = "test-util")]
@@ -24,12 +28,14 @@ mod weigh;
 pub mod testing;
 
 pub use batch::{Batch, TryBatch};
-pub use clock::{Clock, ManualClock, ManualTimer, SystemClock, SystemTimer, Timer};
-#[cfg(feature = "tokio")]
-pub use clock::{TokioClock, TokioTimer};
+pub use clock::{Clock, Timer};
 pub use debounce::{Debounce, TryDebounce};
 pub use drop_hook::{Discard, DropHook, OnDrop};
 pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
+pub use manual_clock::{ManualClock, ManualTimer};
+pub use system_clock::{SystemClock, SystemTimer};
 pub use throttle::{Throttle, TryThrottle};
+#[cfg(feature = "tokio")]
+pub use tokio_clock::{TokioClock, TokioTimer};
 pub use weigh::{Unweighted, Weigh, Weighted};

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use futures_core::stream::{FusedStream, Stream, TryStream};
 use pin_project::pin_project;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::drop_hook::{Discard, DropHook, OnDrop};
 use crate::edge::{self, Edge};
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
 use crate::macros::inner_accessors;
+use crate::system_clock::SystemClock;
 
 /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
 ///

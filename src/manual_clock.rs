@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::{Clock, Timer};
+use crate::clock::{Clock, Timer};
 /// Virtual time for deterministic tests: time moves only when [`advance`](ManualClock::advance)
 /// is called.
 ///

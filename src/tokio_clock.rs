@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::{Clock, Timer};
+use crate::clock::{Clock, Timer};
 /// Tokio's time: [`tokio::time::Instant::now`] and [`tokio::time::Sleep`] timers.
 ///
 /// With it, adapters follow tokio's clock, so tests that pause time
