@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Batch, ManualClock, StreamzExt, TryStreamzExt};
 use support::{ms, panic_site, source, Driver, End, Item};
 
@@ -51,7 +51,7 @@ fn batch_deadline_holds_on_an_always_ready_source() {
     let mut d = Driver::new(source.batch(1000, ms(10)).with_clock(clock.clone()), &clock);
     // The first `run` must come back: the first batch leaves at its deadline.
     let mut s = d.stream();
-    let waker = Waker::from(std::sync::Arc::new(support::WakeCounter::default()));
+    let waker = Waker::from(std::sync::Arc::new(WakeCounter::new()));
     let mut cx = Context::from_waker(&waker);
     let first = match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(batch)) => batch,
@@ -228,7 +228,7 @@ fn batch_bounds_the_work_of_one_poll_and_wakes_itself() {
         feed.push(i);
     }
     let mut s = Box::pin(input.batch(usize::MAX, ms(100)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
@@ -467,8 +467,8 @@ fn batch_deadline_wakes_the_waker_of_the_latest_poll() {
     let clock = ManualClock::new();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut s = rx.batch(10, ms(100)).with_clock(clock.clone());
-    let first = Arc::new(support::WakeCounter::default());
-    let second = Arc::new(support::WakeCounter::default());
+    let first = Arc::new(WakeCounter::new());
+    let second = Arc::new(WakeCounter::new());
     let (first_waker, second_waker) = (Waker::from(first.clone()), Waker::from(second.clone()));
     tx.unbounded_send(1).unwrap();
     assert!(s

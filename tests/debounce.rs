@@ -6,7 +6,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Debounce, Edge, ManualClock, StreamzExt, TryStreamzExt};
 use support::{ms, panic_site, source, Driver, End, Event, Feed, Item, Source};
 
@@ -205,7 +205,7 @@ fn debounce_zero_quiet_on_an_always_ready_source_waits_for_a_pause() {
             .debounce(Duration::ZERO)
             .with_clock(clock.clone()),
     );
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     for round in 1..=5 {
@@ -231,7 +231,7 @@ fn debounce_bounds_the_work_of_one_poll_on_a_busy_source() {
         feed.push(i);
     }
     let mut s = Box::pin(input.debounce(Duration::from_secs(3600)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);

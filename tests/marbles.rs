@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use streamz::testing::{Diagram, Marbles, Mark};
+use streamz::testing::{Diagram, Driver, Marbles, Mark};
 use streamz::{assert_marbles, StreamzExt};
 
 fn ms(n: u64) -> Duration {
@@ -166,6 +166,16 @@ fn driver_polls_only_after_a_wake() {
     }
     let recording = Marbles::new().run("--|", |_s, _clock| Forgetful(true));
     assert_eq!(recording.events().len(), 0);
+}
+
+#[test]
+#[should_panic(expected = "the stream keeps waking itself: 1000 polls without going idle")]
+fn driver_panics_on_a_stream_that_wakes_itself_without_end() {
+    let spinning = stream::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        std::task::Poll::<Option<u8>>::Pending
+    });
+    Driver::new(spinning).max_polls(1000).run(|_| {});
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt};
 use support::{ms, source, Driver, End, Feed, Item, Source};
 
@@ -231,7 +231,7 @@ fn throttle_endless_period_passes_the_first_item_only_and_never_panics() {
 fn throttle_bounds_the_work_of_one_poll_on_a_busy_source() {
     let clock = ManualClock::new();
     let mut s = Box::pin(stream::repeat(1u8).throttle(ms(100)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(1)));

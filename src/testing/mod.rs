@@ -9,7 +9,8 @@
 //! where they differ.
 //!
 //! It works for any `Stream`, not only this crate's adapters, and never reads the real clock
-//! (but for the origin of the virtual one, read once).
+//! (but for the origin of the virtual one, read once). The poll loop underneath is [`Driver`],
+//! for tests that drive a stream step by step instead of through diagrams.
 //!
 //! # Syntax
 //!
@@ -67,12 +68,14 @@
 //! [`ManualClock`]: crate::ManualClock
 
 mod diagram;
+mod driver;
 mod input;
 mod macros;
 mod recording;
 mod runner;
 
 pub use diagram::{Diagram, Mark, ParseError};
+pub use driver::{Driver, WakeCounter};
 pub use input::{Chars, Input, InputMap, TryChars};
 #[doc(hidden)]
 pub use macros::__key;

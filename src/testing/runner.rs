@@ -1,27 +1,12 @@
 //! [`Marbles`]: runs an operator on an input diagram, frame by frame, and records its outputs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
 
 use super::input::channel;
-use super::{Chars, Diagram, Input, InputMap, ParseError, Recording, TryChars};
+use super::{Chars, Diagram, Driver, Input, InputMap, ParseError, Recording, TryChars};
 use crate::ManualClock;
-
-#[derive(Default)]
-struct WakeCount(AtomicUsize);
-
-impl Wake for WakeCount {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// Runs operators on marble diagrams. See the [module docs](crate::testing).
 #[derive(Clone, Debug)]
@@ -122,10 +107,7 @@ impl Marbles {
         let clock = ManualClock::new();
         let start = clock.now();
         let (feed, stream) = channel();
-        let mut stream = Box::pin(op(stream, clock.clone()));
-        let wakes = Arc::new(WakeCount::default());
-        let waker = Waker::from(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
+        let mut driver = Driver::new(op(stream, clock.clone())).max_polls(MAX_POLLS_PER_FRAME);
 
         let tick = self.tick.as_nanos();
         let frames = diagram.frames();
@@ -133,33 +115,14 @@ impl Marbles {
         let last_frame = input_frames.saturating_add((self.horizon.as_nanos() / tick) as u64);
         let mut recording = Recording::new(self.tick);
         let mut frame: u64 = 0;
-        let mut seen = 0;
-        let mut must_poll = true;
-        'frames: loop {
+        loop {
             // This frame's input, then the stream, polled like an executor would.
             if let Some(marks) = frames.get(frame as usize) {
                 feed.frame(marks, &mut map);
             }
-            let mut polls = 0;
-            while must_poll || wakes.0.load(Ordering::SeqCst) > seen {
-                polls += 1;
-                assert!(
-                    polls < MAX_POLLS_PER_FRAME,
-                    "marbles: the stream keeps waking itself without yielding in frame {frame}"
-                );
-                must_poll = false;
-                seen = wakes.0.load(Ordering::SeqCst);
-                match stream.as_mut().poll_next(&mut cx) {
-                    Poll::Ready(Some(item)) => {
-                        recording.push(frame, Some(item));
-                        must_poll = true;
-                    }
-                    Poll::Ready(None) => {
-                        recording.push(frame, None);
-                        break 'frames;
-                    }
-                    Poll::Pending => {}
-                }
+            driver.run(|output| recording.push(frame, output));
+            if driver.is_ended() {
+                break;
             }
             // The next frame in which something can happen: an input event or a timer.
             let next_input = frames[(frame as usize + 1).min(frames.len())..]

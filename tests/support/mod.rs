@@ -3,9 +3,8 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
@@ -162,25 +161,6 @@ impl<T> Stream for Source<T> {
 
 impl<T> Unpin for Source<T> {}
 
-/// A waker that counts its wakes.
-#[derive(Default)]
-pub struct WakeCounter(AtomicUsize);
-
-impl Wake for WakeCounter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl WakeCounter {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// One observed event of the driven stream: an item or the end, at a virtual time in ms.
 #[derive(Debug, PartialEq, Eq, Clone)]
 pub enum Event<T> {
@@ -190,39 +170,27 @@ pub enum Event<T> {
 
 pub use Event::{End, Item};
 
-/// Polls a stream the way an executor does: once at the start, again right after each
-/// `Ready(Some)`, and otherwise only after its waker was woken.
+/// Drives a stream with [`streamz::testing::Driver`] (polled the way an executor does: once at
+/// the start, again right after each `Ready(Some)`, and otherwise only after its waker was
+/// woken) on a [`ManualClock`], recording each output with its time in ms since the start.
 pub struct Driver<S: Stream> {
-    stream: Pin<Box<S>>,
-    wakes: Arc<WakeCounter>,
-    waker: Waker,
-    seen: usize,
-    must_poll: bool,
+    inner: streamz::testing::Driver<S>,
     clock: ManualClock,
     start: Instant,
-    ended: bool,
     events: Vec<Event<S::Item>>,
     /// Events already taken from `events` by [`run_schedule`].
     kept: Vec<Event<S::Item>>,
-    pub polls: usize,
 }
 
 impl<S: Stream> Driver<S> {
     /// Drives `stream` on `clock`; times are measured from now on `clock`.
     pub fn new(stream: S, clock: &ManualClock) -> Self {
-        let wakes = Arc::new(WakeCounter::default());
         Driver {
-            stream: Box::pin(stream),
-            waker: Waker::from(wakes.clone()),
-            wakes,
-            seen: 0,
-            must_poll: true,
+            inner: streamz::testing::Driver::new(stream).max_polls(100_000),
             clock: clock.clone(),
             start: clock.now(),
-            ended: false,
             events: Vec::new(),
             kept: Vec::new(),
-            polls: 0,
         }
     }
 
@@ -232,28 +200,14 @@ impl<S: Stream> Driver<S> {
 
     /// Polls until the stream returns `Pending` and nobody has woken it since.
     pub fn run(&mut self) {
-        let mut rounds = 0;
-        while !self.ended && (self.must_poll || self.wakes.count() > self.seen) {
-            rounds += 1;
-            assert!(rounds < 100_000, "the stream keeps waking itself");
-            self.must_poll = false;
-            self.seen = self.wakes.count();
-            self.polls += 1;
-            let mut cx = Context::from_waker(&self.waker);
-            match self.stream.as_mut().poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    let t = self.now_ms();
-                    self.events.push(Item(t, item));
-                    self.must_poll = true;
-                }
-                Poll::Ready(None) => {
-                    let t = self.now_ms();
-                    self.events.push(End(t));
-                    self.ended = true;
-                }
-                Poll::Pending => {}
-            }
-        }
+        let (clock, start, events) = (&self.clock, self.start, &mut self.events);
+        self.inner.run(|output| {
+            let t = (clock.now() - start).as_millis() as u64;
+            events.push(match output {
+                Some(item) => Item(t, item),
+                None => End(t),
+            });
+        });
     }
 
     /// Advances the clock to `t` ms after the start, running the stream after the move.
@@ -306,15 +260,15 @@ impl<S: Stream> Driver<S> {
     }
 
     pub fn wakes(&self) -> usize {
-        self.wakes.count()
+        self.inner.wakes()
     }
 
     pub fn stream(&mut self) -> Pin<&mut S> {
-        self.stream.as_mut()
+        self.inner.get_pin_mut()
     }
 
     pub fn get(&self) -> &S {
-        &self.stream
+        self.inner.get_ref()
     }
 }
 
@@ -394,14 +348,14 @@ where
         seen += d.events.iter().filter(|e| matches!(e, Item(..))).count();
         let events = std::mem::take(&mut d.events);
         d.kept.extend(events);
-        hints.push((seen, d.stream.size_hint()));
+        hints.push((seen, d.get().size_hint()));
     };
     d.run();
     note(&mut d, &mut hints);
     let first = schedule.first().map(|&(t, _)| t);
     let is_busy = |t: u64| Some(t) != first && busy.binary_search(&t).is_ok();
     let mut i = 0;
-    while i < schedule.len() && !d.ended {
+    while i < schedule.len() && !d.inner.is_ended() {
         let t = schedule[i].0;
         while let Some(at) = deadline_ms(clock).filter(|&at| at < t) {
             d.at(at);
@@ -427,7 +381,7 @@ where
         note(&mut d, &mut hints);
     }
     let mut rounds = 0;
-    while !d.ended {
+    while !d.inner.is_ended() {
         let Some(at) = deadline_ms(clock) else { break };
         rounds += 1;
         assert!(rounds < 100_000, "timers keep firing without end");
@@ -435,7 +389,7 @@ where
         d.at(at);
         note(&mut d, &mut hints);
     }
-    if d.ended {
+    if d.inner.is_ended() {
         let total = seen;
         for (before, (lower, upper)) in hints {
             let rest = total - before;
@@ -450,12 +404,12 @@ where
                 );
             }
         }
-        assert!(d.stream.is_terminated(), "ended but not terminated");
+        assert!(d.get().is_terminated(), "ended but not terminated");
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         for _ in 0..2 {
             assert!(
-                matches!(d.stream.as_mut().poll_next(&mut cx), Poll::Ready(None)),
+                matches!(d.stream().poll_next(&mut cx), Poll::Ready(None)),
                 "None must be final"
             );
         }
