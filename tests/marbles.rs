@@ -1,14 +1,13 @@
 //! The marble harness itself: parser, driver, rendering and failure reports.
 
+mod support;
+
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use streamz::testing::{Diagram, Driver, Marbles, Mark};
 use streamz::{assert_marbles, StreamzExt};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use support::ms;
 
 fn parse(text: &str) -> Vec<Vec<Mark>> {
     Diagram::parse(text, ms(1)).unwrap().frames().to_vec()

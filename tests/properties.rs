@@ -12,7 +12,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
 use support::models::{self, Ev, Out};
-use support::{run_schedule_busy, source};
+use support::{ms, run_schedule_busy, source};
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -81,8 +81,8 @@ fn timed(errors: bool) -> impl Strategy<Value = (Vec<(u64, Ev)>, Vec<u64>)> {
 fn duration() -> impl Strategy<Value = Duration> {
     prop_oneof![
         1 => Just(Duration::ZERO),
-        1 => Just(Duration::from_millis(1)),
-        6 => (2u64..300).prop_map(Duration::from_millis),
+        1 => Just(ms(1)),
+        6 => (2u64..300).prop_map(ms),
         1 => Just(Duration::from_secs(1_000_000_000)),
         1 => Just(Duration::MAX),
     ]
@@ -372,7 +372,6 @@ fn random_busy(schedule: &[(u64, Ev)], mut seed: u64) -> Vec<u64> {
 #[ignore = "long: a million events per adapter; run in release mode"]
 fn million_random_events_match_the_models() {
     const N: usize = 1_000_000;
-    let ms = Duration::from_millis;
     let plain_schedule = random_schedule(N, false, 0x9e37_79b9_7f4a_7c15);
     let try_schedule = random_schedule(N, true, 0x2545_f491_4f6c_dd1d);
     let plain_busy = random_busy(&plain_schedule, 0x1234_5678_9abc_def1);

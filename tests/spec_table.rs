@@ -1,14 +1,11 @@
 //! The examples table of the behaviour contract (SPEC §7), as marble tests: one frame = 1 ms,
 //! time spans skip the quiet stretches.
 
-use std::time::Duration;
+mod support;
 
 use streamz::testing::Marbles;
 use streamz::{assert_marbles, Edge, StreamzExt, TryStreamzExt};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use support::ms;
 
 #[test]
 fn batch_flushes_at_size_then_at_end() {

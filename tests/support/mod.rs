@@ -12,7 +12,8 @@ use streamz::ManualClock;
 
 pub mod models;
 
-pub fn ms(n: u64) -> Duration {
+/// `n` milliseconds: the unit in which the tests write their times.
+pub const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
