@@ -10,21 +10,13 @@ use std::time::Duration;
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Batch, ManualClock, StreamzExt, TryStreamzExt};
-use support::{ms, panic_site, source, Driver, End, Item};
+use support::{drive, ms, panic_site, source, Driver, End, Feed, Item, Source};
 
-type BatchDriver<T> = Driver<Batch<support::Source<T>, ManualClock>>;
+type BatchDriver<T> = Driver<Batch<Source<T>, ManualClock>>;
 
-fn batch_on<T>(
-    max_size: usize,
-    max_latency: Duration,
-) -> (ManualClock, support::Feed<T>, BatchDriver<T>) {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let driver = Driver::new(
-        input.batch(max_size, max_latency).with_clock(clock.clone()),
-        &clock,
-    );
-    (clock, feed, driver)
+/// A `batch(max_size, max_latency)` of a source of `T`.
+fn batch_on<T>(max_size: usize, max_latency: Duration) -> (ManualClock, Feed<T>, BatchDriver<T>) {
+    drive(|s, clock| s.batch(max_size, max_latency).with_clock(clock))
 }
 
 #[test]
@@ -269,7 +261,7 @@ fn batch_take_pending_recovers_the_items_and_cancels_the_deadline() {
 }
 
 /// A `batch(10, 100ms)` on `clock` that has taken item 1 and returned `Pending`.
-fn batch_holding_one(clock: &ManualClock) -> Batch<support::Source<u32>, ManualClock> {
+fn batch_holding_one(clock: &ManualClock) -> Batch<Source<u32>, ManualClock> {
     let (feed, input) = source();
     let mut s = input.batch(10, ms(100)).with_clock(clock.clone());
     feed.push(1);
@@ -322,9 +314,7 @@ fn batch_size_hint_contains_the_true_count() {
     assert_eq!(s.size_hint(), (usize::MAX / 3, None));
 
     // Pending items count too, and the end yields exactly what the hint allowed.
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let mut d = Driver::new(input.batch(2, ms(100)).with_clock(clock.clone()), &clock);
+    let (_clock, feed, mut d) = batch_on(2, ms(100));
     feed.push(1);
     d.run();
     // The source's hint is (0, None): one pending item means at least one batch.
@@ -388,12 +378,8 @@ fn try_batch_error_keeps_the_batch_and_its_deadline() {
 
 #[test]
 fn try_batch_deadline_comes_before_a_ready_error() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(
-        input.try_batch(10, ms(100)).with_clock(clock.clone()),
-        &clock,
-    );
+    let (clock, feed, mut d) =
+        drive(|s: Source<Result<u32, &str>>, clock| s.try_batch(10, ms(100)).with_clock(clock));
     feed.push(Ok(1));
     d.run();
     feed.push(Err("e"));
