@@ -93,7 +93,10 @@ fn parser_reports_malformed_diagrams_with_their_column() {
     let e = Diagram::parse("ab*", ms(1)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "bad marble diagram: unexpected character `*` (values are letters and digits) (column 3)\n  ab*\n    ^"
+        concat!(
+            "bad marble diagram: unexpected character `*` (values are letters and digits) ",
+            "(column 3)\n  ab*\n    ^"
+        )
     );
 }
 

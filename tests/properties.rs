@@ -1,7 +1,8 @@
 //! Property tests: random schedules and parameters, each adapter against its reference model
 //! (`support/models.rs`), on virtual time. In about half the instants of a schedule, time moves
 //! inside the source: the source is busy producing the instant's first event from the end of
-//! the previous instant on, and the adapter sees no pause in between (see `support::schedule::Workload`).
+//! the previous instant on, and the adapter sees no pause in between (see
+//! `support::schedule::Workload`).
 //!
 //! `PROPTEST_CASES` sets the number of cases per property (2,000 by default).
 
