@@ -8,23 +8,15 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Batch, ManualClock, StreamzExt, TryStreamzExt};
-use support::{ms, panic_site, source, Driver, End, Item};
+use support::{drive, ms, panic_site, source, Driver, End, Feed, Item, Source};
 
-type BatchDriver<T> = Driver<Batch<support::Source<T>, ManualClock>>;
+type BatchDriver<T> = Driver<Batch<Source<T>, ManualClock>>;
 
-fn batch_on<T>(
-    max_size: usize,
-    max_latency: Duration,
-) -> (ManualClock, support::Feed<T>, BatchDriver<T>) {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let driver = Driver::new(
-        input.batch(max_size, max_latency).with_clock(clock.clone()),
-        &clock,
-    );
-    (clock, feed, driver)
+/// A `batch(max_size, max_latency)` of a source of `T`.
+fn batch_on<T>(max_size: usize, max_latency: Duration) -> (ManualClock, Feed<T>, BatchDriver<T>) {
+    drive(|s, clock| s.batch(max_size, max_latency).with_clock(clock))
 }
 
 #[test]
@@ -51,7 +43,7 @@ fn batch_deadline_holds_on_an_always_ready_source() {
     let mut d = Driver::new(source.batch(1000, ms(10)).with_clock(clock.clone()), &clock);
     // The first `run` must come back: the first batch leaves at its deadline.
     let mut s = d.stream();
-    let waker = Waker::from(std::sync::Arc::new(support::WakeCounter::default()));
+    let waker = Waker::from(std::sync::Arc::new(WakeCounter::new()));
     let mut cx = Context::from_waker(&waker);
     let first = match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(batch)) => batch,
@@ -228,7 +220,7 @@ fn batch_bounds_the_work_of_one_poll_and_wakes_itself() {
         feed.push(i);
     }
     let mut s = Box::pin(input.batch(usize::MAX, ms(100)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
@@ -269,7 +261,7 @@ fn batch_take_pending_recovers_the_items_and_cancels_the_deadline() {
 }
 
 /// A `batch(10, 100ms)` on `clock` that has taken item 1 and returned `Pending`.
-fn batch_holding_one(clock: &ManualClock) -> Batch<support::Source<u32>, ManualClock> {
+fn batch_holding_one(clock: &ManualClock) -> Batch<Source<u32>, ManualClock> {
     let (feed, input) = source();
     let mut s = input.batch(10, ms(100)).with_clock(clock.clone());
     feed.push(1);
@@ -322,9 +314,7 @@ fn batch_size_hint_contains_the_true_count() {
     assert_eq!(s.size_hint(), (usize::MAX / 3, None));
 
     // Pending items count too, and the end yields exactly what the hint allowed.
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let mut d = Driver::new(input.batch(2, ms(100)).with_clock(clock.clone()), &clock);
+    let (_clock, feed, mut d) = batch_on(2, ms(100));
     feed.push(1);
     d.run();
     // The source's hint is (0, None): one pending item means at least one batch.
@@ -388,12 +378,8 @@ fn try_batch_error_keeps_the_batch_and_its_deadline() {
 
 #[test]
 fn try_batch_deadline_comes_before_a_ready_error() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<u32, &str>>();
-    let mut d = Driver::new(
-        input.try_batch(10, ms(100)).with_clock(clock.clone()),
-        &clock,
-    );
+    let (clock, feed, mut d) =
+        drive(|s: Source<Result<u32, &str>>, clock| s.try_batch(10, ms(100)).with_clock(clock));
     feed.push(Ok(1));
     d.run();
     feed.push(Err("e"));
@@ -467,8 +453,8 @@ fn batch_deadline_wakes_the_waker_of_the_latest_poll() {
     let clock = ManualClock::new();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut s = rx.batch(10, ms(100)).with_clock(clock.clone());
-    let first = Arc::new(support::WakeCounter::default());
-    let second = Arc::new(support::WakeCounter::default());
+    let first = Arc::new(WakeCounter::new());
+    let second = Arc::new(WakeCounter::new());
     let (first_waker, second_waker) = (Waker::from(first.clone()), Waker::from(second.clone()));
     tx.unbounded_send(1).unwrap();
     assert!(s

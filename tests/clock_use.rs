@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, StreamExt};
 use streamz::{Clock, ManualClock, ManualTimer, StreamzExt, Timer};
-use support::Bursty;
+use support::{ms, Bursty};
 
 /// What an adapter did with its clock.
 #[derive(Debug, Default)]
@@ -155,11 +155,11 @@ fn a_clock_without_a_timer_resolution_is_read_as_every_item_arrives() {
     // Every item costs 1 ms inside the poll: every batch holds the 10 items that arrived
     // before its deadline, exactly as on a clock whose timer fires.
     let source = stream::iter(0..1_000u32).map(move |i| {
-        ticking.advance(Duration::from_millis(1));
+        ticking.advance(ms(1));
         i
     });
     let mut s = source
-        .batch(1_000, Duration::from_millis(10))
+        .batch(1_000, ms(10))
         .with_clock(Untrusted(clock.clone()));
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
@@ -230,7 +230,7 @@ impl Clock for Coarse {
     }
 
     fn timer_resolution(&self) -> Option<Duration> {
-        Some(Duration::from_millis(1))
+        Some(ms(1))
     }
 }
 

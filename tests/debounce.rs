@@ -6,37 +6,25 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Debounce, Edge, ManualClock, StreamzExt, TryStreamzExt};
-use support::{ms, panic_site, source, Driver, End, Event, Feed, Item, Source};
+use support::{drive, ms, panic_site, source, Driver, End, Feed, Item, Source, Timeline};
 
 type DebounceDriver = Driver<Debounce<Source<char>, ManualClock>>;
 
+/// A `debounce(quiet).edge(edge)` (with `max_wait`, if given) of a source of `char`s.
 fn debounce_on(
     quiet: Duration,
     edge: Edge,
     max_wait: Option<Duration>,
 ) -> (ManualClock, Feed<char>, DebounceDriver) {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let mut s = input.debounce(quiet).edge(edge);
-    if let Some(max_wait) = max_wait {
-        s = s.max_wait(max_wait);
-    }
-    let driver = Driver::new(s.with_clock(clock.clone()), &clock);
-    (clock, feed, driver)
-}
-
-fn play(
-    quiet: Duration,
-    edge: Edge,
-    max_wait: Option<Duration>,
-    items: &[(u64, char)],
-    end_at: Option<u64>,
-    until: u64,
-) -> Vec<Event<char>> {
-    let (_clock, feed, mut d) = debounce_on(quiet, edge, max_wait);
-    d.play(&feed, items, end_at, until)
+    drive(|s, clock| {
+        let mut s = s.debounce(quiet).edge(edge);
+        if let Some(max_wait) = max_wait {
+            s = s.max_wait(max_wait);
+        }
+        s.with_clock(clock)
+    })
 }
 
 #[test]
@@ -107,7 +95,7 @@ fn debounce_leading_item_exactly_at_quiet_end_leads() {
 #[test]
 fn debounce_leading_needs_no_timer() {
     let (clock, feed, mut d) = debounce_on(ms(100), Edge::Leading, Some(ms(300)));
-    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 20);
+    let out = d.play(&feed, Timeline::new().item(0, 'a').item(10, 'b').until(20));
     assert_eq!(out, vec![Item(0, 'a')]);
     assert_eq!(clock.timers(), 0);
 }
@@ -178,7 +166,7 @@ fn debounce_zero_quiet_yields_the_latest_of_each_ready_burst() {
     d.run();
     assert_eq!(d.take(), vec![Item(0, 'c')]);
     assert_eq!(clock.timers(), 0);
-    let out = d.play(&feed, &[(5, 'd'), (6, 'e')], Some(6), 6);
+    let out = d.play(&feed, Timeline::new().item(5, 'd').item(6, 'e').end(6));
     assert_eq!(out, vec![Item(5, 'd'), Item(6, 'e'), End(6)]);
 }
 
@@ -205,7 +193,7 @@ fn debounce_zero_quiet_on_an_always_ready_source_waits_for_a_pause() {
             .debounce(Duration::ZERO)
             .with_clock(clock.clone()),
     );
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     for round in 1..=5 {
@@ -231,7 +219,7 @@ fn debounce_bounds_the_work_of_one_poll_on_a_busy_source() {
         feed.push(i);
     }
     let mut s = Box::pin(input.debounce(Duration::from_secs(3600)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Pending);
@@ -243,7 +231,7 @@ fn debounce_bounds_the_work_of_one_poll_on_a_busy_source() {
 fn debounce_endless_quiet_never_panics_and_flushes_at_end() {
     for quiet in [Duration::MAX, Duration::from_secs(u64::MAX)] {
         let (clock, feed, mut d) = debounce_on(quiet, Edge::Trailing, None);
-        let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 50);
+        let out = d.play(&feed, Timeline::new().item(0, 'a').item(10, 'b').until(50));
         assert_eq!(out, vec![]);
         assert_eq!(
             clock.timers(),
@@ -254,14 +242,8 @@ fn debounce_endless_quiet_never_panics_and_flushes_at_end() {
         d.run();
         assert_eq!(d.take(), vec![Item(50, 'b'), End(50)]);
         // max_wait still applies.
-        let out = play(
-            quiet,
-            Edge::Trailing,
-            Some(Duration::MAX),
-            &[(0, 'a')],
-            None,
-            10,
-        );
+        let (_clock, feed, mut d) = debounce_on(quiet, Edge::Trailing, Some(Duration::MAX));
+        let out = d.play(&feed, Timeline::new().item(0, 'a').until(10));
         assert_eq!(out, vec![]);
     }
 }
@@ -287,7 +269,7 @@ fn debounce_timer_wakes_the_task_and_is_released_on_drop() {
 fn debounce_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
     let (_clock, feed, mut d) = debounce_on(ms(100), Edge::Trailing, None);
     assert_eq!(
-        d.play(&feed, &[(0, 'a')], Some(10), 10),
+        d.play(&feed, Timeline::new().item(0, 'a').end(10)),
         vec![Item(10, 'a'), End(10)]
     );
     assert!(d.get().is_terminated());
@@ -339,7 +321,10 @@ fn debounce_with_clock_after_polling_keeps_the_time_left_in_the_quiet_period() {
     second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
-    assert_eq!(d.play(&feed, &[], None, 150), vec![Item(40, 'a')]);
+    assert_eq!(
+        d.play(&feed, Timeline::new().until(150)),
+        vec![Item(40, 'a')]
+    );
 }
 
 #[test]
@@ -364,14 +349,15 @@ fn debounce_debug_accessors() {
 
 #[test]
 fn try_debounce_errors_pass_at_once_and_touch_nothing() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<char, u8>>();
-    let mut d = Driver::new(
-        input.try_debounce(ms(100)).with_clock(clock.clone()),
-        &clock,
-    );
-    let items = [(0, Ok('a')), (50, Err(1)), (120, Err(2))];
-    let out = d.play(&feed, &items, Some(200), 300);
+    let (_clock, feed, mut d) =
+        drive(|s: Source<Result<char, u8>>, clock| s.try_debounce(ms(100)).with_clock(clock));
+    let timeline = Timeline::new()
+        .item(0, Ok('a'))
+        .item(50, Err(1))
+        .item(120, Err(2))
+        .end(200)
+        .until(300);
+    let out = d.play(&feed, timeline);
     // Neither error restarted the quiet period of 'a' nor replaced it.
     assert_eq!(
         out,
@@ -386,24 +372,20 @@ fn try_debounce_errors_pass_at_once_and_touch_nothing() {
 
 #[test]
 fn try_debounce_error_does_not_start_a_run_or_lead() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<char, u8>>();
-    let mut d = Driver::new(
-        input
-            .try_debounce(ms(100))
+    let (_clock, feed, mut d) = drive(|s: Source<Result<char, u8>>, clock| {
+        s.try_debounce(ms(100))
             .edge(Edge::Both)
             .max_wait(ms(150))
-            .with_clock(clock.clone()),
-        &clock,
-    );
-    let items = [
-        (0, Err(1)),
-        (10, Ok('a')),
-        (60, Ok('b')),
-        (110, Ok('c')),
-        (140, Err(2)),
-    ];
-    let out = d.play(&feed, &items, None, 400);
+            .with_clock(clock)
+    });
+    let timeline = Timeline::new()
+        .item(0, Err(1))
+        .item(10, Ok('a'))
+        .item(60, Ok('b'))
+        .item(110, Ok('c'))
+        .item(140, Err(2))
+        .until(400);
+    let out = d.play(&feed, timeline);
     // 'a' leads (the error before it opened no quiet period); the run's max_wait counts from
     // 'a' (10 + 150 = 160), unchanged by the error at 140.
     assert_eq!(

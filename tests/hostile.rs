@@ -11,8 +11,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
+use streamz::testing::WakeCounter;
 use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
-use support::{ms, source, Driver, Item, WakeCounter};
+use support::{ms, source, Driver, Item};
 
 /// An adapter under test, boxed, with every output as a `Vec`.
 type Boxed<T> = Pin<Box<dyn Stream<Item = Vec<T>>>>;
@@ -67,7 +68,7 @@ where
 fn always_ready_source_gets_bounded_polls_and_self_wakes() {
     let clock = ManualClock::new();
     for (name, mut s) in every_adapter(|| stream::repeat(7u8), &clock) {
-        let wakes = Arc::new(WakeCounter::default());
+        let wakes = Arc::new(WakeCounter::new());
         let waker = Waker::from(wakes.clone());
         let mut cx = Context::from_waker(&waker);
         let mut pending = 0;
@@ -181,7 +182,7 @@ fn batch_opened_before_a_source_panic_still_leaves_at_its_deadline() {
     });
     let clock = ManualClock::new();
     let mut s = Box::pin(input.batch(3, ms(100)).with_clock(clock.clone()));
-    let wakes = Arc::new(support::WakeCounter::default());
+    let wakes = Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(
@@ -310,7 +311,7 @@ fn batch_opened_before_a_panic_counts_its_deadline_from_its_first_item() {
         .try_batch(3, ms(100))
         .with_clock(clock.clone()),
     );
-    let wakes = Arc::new(WakeCounter::default());
+    let wakes = Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     up_to_the_panic(s.as_mut(), &clock, &mut cx);

@@ -1,14 +1,13 @@
 //! The marble harness itself: parser, driver, rendering and failure reports.
 
+mod support;
+
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use streamz::testing::{Diagram, Marbles, Mark};
+use streamz::testing::{Diagram, Driver, Marbles, Mark};
 use streamz::{assert_marbles, StreamzExt};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use support::ms;
 
 fn parse(text: &str) -> Vec<Vec<Mark>> {
     Diagram::parse(text, ms(1)).unwrap().frames().to_vec()
@@ -94,7 +93,10 @@ fn parser_reports_malformed_diagrams_with_their_column() {
     let e = Diagram::parse("ab*", ms(1)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "bad marble diagram: unexpected character `*` (values are letters and digits) (column 3)\n  ab*\n    ^"
+        concat!(
+            "bad marble diagram: unexpected character `*` (values are letters and digits) ",
+            "(column 3)\n  ab*\n    ^"
+        )
     );
 }
 
@@ -166,6 +168,16 @@ fn driver_polls_only_after_a_wake() {
     }
     let recording = Marbles::new().run("--|", |_s, _clock| Forgetful(true));
     assert_eq!(recording.events().len(), 0);
+}
+
+#[test]
+#[should_panic(expected = "the stream keeps waking itself: 1000 polls without going idle")]
+fn driver_panics_on_a_stream_that_wakes_itself_without_end() {
+    let spinning = stream::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        std::task::Poll::<Option<u8>>::Pending
+    });
+    Driver::new(spinning).max_polls(1000).run(|_| {});
 }
 
 #[test]

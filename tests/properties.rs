@@ -1,7 +1,8 @@
 //! Property tests: random schedules and parameters, each adapter against its reference model
 //! (`support/models.rs`), on virtual time. In about half the instants of a schedule, time moves
 //! inside the source: the source is busy producing the instant's first event from the end of
-//! the previous instant on, and the adapter sees no pause in between.
+//! the previous instant on, and the adapter sees no pause in between (see
+//! `support::schedule::Workload`).
 //!
 //! `PROPTEST_CASES` sets the number of cases per property (2,000 by default).
 
@@ -10,9 +11,10 @@ mod support;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
+use streamz::{Edge, StreamzExt, TryStreamzExt};
 use support::models::{self, Ev, Out};
-use support::{run_schedule_busy, source};
+use support::ms;
+use support::schedule::Workload;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -62,8 +64,8 @@ fn schedule(errors: bool) -> impl Strategy<Value = Vec<(u64, Ev)>> {
         })
 }
 
-/// A schedule, and the instants at which the source is busy (see `run_schedule_busy`).
-fn timed(errors: bool) -> impl Strategy<Value = (Vec<(u64, Ev)>, Vec<u64>)> {
+/// A schedule, and the instants at which the source is busy.
+fn workload(errors: bool) -> impl Strategy<Value = Workload> {
     (schedule(errors), prop::collection::vec(any::<bool>(), 64)).prop_map(|(schedule, flags)| {
         let mut instants: Vec<u64> = schedule.iter().map(|&(t, _)| t).collect();
         instants.dedup();
@@ -74,15 +76,15 @@ fn timed(errors: bool) -> impl Strategy<Value = (Vec<(u64, Ev)>, Vec<u64>)> {
             .filter(|&(i, _)| flags[i % flags.len()])
             .map(|(_, &t)| t)
             .collect();
-        (schedule, busy)
+        Workload { schedule, busy }
     })
 }
 
 fn duration() -> impl Strategy<Value = Duration> {
     prop_oneof![
         1 => Just(Duration::ZERO),
-        1 => Just(Duration::from_millis(1)),
-        6 => (2u64..300).prop_map(Duration::from_millis),
+        1 => Just(ms(1)),
+        6 => (2u64..300).prop_map(ms),
         1 => Just(Duration::from_secs(1_000_000_000)),
         1 => Just(Duration::MAX),
     ]
@@ -94,28 +96,6 @@ fn edge() -> impl Strategy<Value = Edge> {
 
 fn max_size() -> impl Strategy<Value = usize> {
     prop_oneof![Just(1usize), 2usize..12, Just(usize::MAX)]
-}
-
-fn plain(ev: Ev) -> u32 {
-    match ev {
-        Ev::Item(x) => x,
-        other => unreachable!("{other:?} in a plain schedule"),
-    }
-}
-
-fn fallible(ev: Ev) -> Result<u32, u32> {
-    match ev {
-        Ev::Item(x) => Ok(x),
-        Ev::Err(e) => Err(e),
-        Ev::End => unreachable!(),
-    }
-}
-
-fn from_result<T>(t: u64, item: Result<T, u32>) -> Out<T> {
-    match item {
-        Ok(x) => Out::Item(t, x),
-        Err(e) => Out::Err(t, e),
-    }
 }
 
 /// The drop hook saw each dropped item once, in order; once the stream has ended, every item
@@ -160,160 +140,199 @@ proptest! {
 
     #[test]
     fn batch_matches_the_model(
-        (schedule, busy) in timed(false),
+        w in workload(false),
         max_size in max_size(),
         latency in duration(),
     ) {
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let stream = input.batch(max_size, latency).with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::batch_busy(&schedule, &busy, max_size, latency));
-
-        // Concatenated batches are the input, in order; no batch is empty or too big.
-        let mut all = Vec::new();
-        for out in &actual {
-            if let Out::Item(_, batch) = out {
-                prop_assert!(!batch.is_empty() && batch.len() <= max_size);
-                all.extend_from_slice(batch);
-            }
-        }
-        let ended = matches!(actual.last(), Some(Out::End(_)));
-        let finite = latency == Duration::ZERO || models::millis(latency).is_some();
-        if ended || finite {
-            prop_assert_eq!(all, items_of(&schedule));
-        }
-        drop(feed);
-        prop_assert_eq!(clock.timers(), 0);
+        check_batch(&w, max_size, latency)?;
     }
 
     #[test]
     fn weighted_batch_matches_the_model(
-        (schedule, busy) in timed(false),
+        w in workload(false),
         max_size in max_size(),
         latency in duration(),
         max_weight in prop_oneof![Just(0usize), 1usize..30, Just(usize::MAX)],
     ) {
-        let weigh: fn(u32) -> usize = |x| (x as usize * 7) % 13;
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let stream = input
-            .batch(max_size, latency)
-            .max_weight(max_weight, move |x: &u32| weigh(*x))
-            .with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
-        let expected = models::weighted_batch_busy(&schedule, &busy, max_size, latency, Some((max_weight, weigh)));
-        prop_assert_eq!(&actual, &expected);
-        // Every batch is within its limits, or a single item.
-        for out in &actual {
-            if let Out::Item(_, batch) = out {
-                let total: usize = batch.iter().map(|x| weigh(*x)).fold(0, usize::saturating_add);
-                prop_assert!(batch.len() == 1 || (batch.len() <= max_size && total <= max_weight));
-            }
-        }
+        check_weighted_batch(&w, max_size, latency, max_weight)?;
     }
 
     #[test]
     fn try_batch_matches_the_model(
-        (schedule, busy) in timed(true),
+        w in workload(true),
         max_size in max_size(),
         latency in duration(),
     ) {
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let stream = input.try_batch(max_size, latency).with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
-        prop_assert_eq!(actual, models::batch_busy(&schedule, &busy, max_size, latency));
+        check_try_batch(&w, max_size, latency)?;
     }
 
     #[test]
-    fn throttle_matches_the_model(
-        (schedule, busy) in timed(false),
-        period in duration(),
-        edge in edge(),
-    ) {
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let hook = dropped.clone();
-        let stream = input
-            .throttle(period)
-            .edge(edge)
-            .on_drop(move |x| hook.borrow_mut().push(x))
-            .with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::throttle_busy(&schedule, &busy, period, edge));
-        check_drops(&schedule, &actual, &dropped.borrow())?;
-
-        // Outputs are never closer than `period`.
-        let times: Vec<u64> = actual
-            .iter()
-            .filter_map(|out| match out { Out::Item(t, _) => Some(*t), _ => None })
-            .collect();
-        if let Some(period) = models::millis(period) {
-            for pair in times.windows(2) {
-                prop_assert!(pair[1] - pair[0] >= period, "{:?}", times);
-            }
-        } else {
-            prop_assert!(times.len() <= 1);
-        }
+    fn throttle_matches_the_model(w in workload(false), period in duration(), edge in edge()) {
+        check_throttle(&w, period, edge)?;
     }
 
     #[test]
-    fn try_throttle_matches_the_model(
-        (schedule, busy) in timed(true),
-        period in duration(),
-        edge in edge(),
-    ) {
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let stream = input.try_throttle(period).edge(edge).with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
-        prop_assert_eq!(actual, models::throttle_busy(&schedule, &busy, period, edge));
+    fn try_throttle_matches_the_model(w in workload(true), period in duration(), edge in edge()) {
+        check_try_throttle(&w, period, edge)?;
     }
 
     #[test]
     fn debounce_matches_the_model(
-        (schedule, busy) in timed(false),
+        w in workload(false),
         quiet in duration(),
         edge in edge(),
         extra in prop::option::of(duration()),
     ) {
-        let max_wait = extra.map(|extra| quiet.saturating_add(extra));
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let mut stream = input.debounce(quiet).edge(edge);
-        if let Some(max_wait) = max_wait {
-            stream = stream.max_wait(max_wait);
-        }
-        let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let hook = dropped.clone();
-        let stream = stream
-            .on_drop(move |x| hook.borrow_mut().push(x))
-            .with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, plain, Out::Item);
-        prop_assert_eq!(&actual, &models::debounce_busy(&schedule, &busy, quiet, edge, max_wait));
-        check_drops(&schedule, &actual, &dropped.borrow())?;
+        check_debounce(&w, quiet, edge, extra.map(|extra| quiet.saturating_add(extra)))?;
     }
 
     #[test]
     fn try_debounce_matches_the_model(
-        (schedule, busy) in timed(true),
+        w in workload(true),
         quiet in duration(),
         edge in edge(),
         extra in prop::option::of(duration()),
     ) {
-        let max_wait = extra.map(|extra| quiet.saturating_add(extra));
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let mut stream = input.try_debounce(quiet).edge(edge);
-        if let Some(max_wait) = max_wait {
-            stream = stream.max_wait(max_wait);
-        }
-        let stream = stream.with_clock(clock.clone());
-        let actual = run_schedule_busy(stream, &clock, &feed, &schedule, &busy, fallible, from_result);
-        prop_assert_eq!(actual, models::debounce_busy(&schedule, &busy, quiet, edge, max_wait));
+        check_try_debounce(&w, quiet, edge, extra.map(|extra| quiet.saturating_add(extra)))?;
     }
+}
+
+fn check_batch(w: &Workload, max_size: usize, latency: Duration) -> Result<(), TestCaseError> {
+    let actual = w.run_plain(|s, clock| s.batch(max_size, latency).with_clock(clock));
+    let expected = models::batch_busy(&w.schedule, &w.busy, max_size, latency);
+    prop_assert_eq!(&actual, &expected);
+
+    // Concatenated batches are the input, in order; no batch is empty or too big.
+    let mut all = Vec::new();
+    for out in &actual {
+        if let Out::Item(_, batch) = out {
+            prop_assert!(!batch.is_empty() && batch.len() <= max_size);
+            all.extend_from_slice(batch);
+        }
+    }
+    let ended = matches!(actual.last(), Some(Out::End(_)));
+    let finite = latency == Duration::ZERO || models::millis(latency).is_some();
+    if ended || finite {
+        prop_assert_eq!(all, items_of(&w.schedule));
+    }
+    Ok(())
+}
+
+fn check_weighted_batch(
+    w: &Workload,
+    max_size: usize,
+    latency: Duration,
+    max_weight: usize,
+) -> Result<(), TestCaseError> {
+    let weigh: fn(u32) -> usize = |x| (x as usize * 7) % 13;
+    let actual = w.run_plain(|s, clock| {
+        s.batch(max_size, latency)
+            .max_weight(max_weight, move |x: &u32| weigh(*x))
+            .with_clock(clock)
+    });
+    let weights = Some((max_weight, weigh));
+    let expected = models::weighted_batch_busy(&w.schedule, &w.busy, max_size, latency, weights);
+    prop_assert_eq!(&actual, &expected);
+    // Every batch is within its limits, or a single item.
+    for out in &actual {
+        if let Out::Item(_, batch) = out {
+            let total: usize = batch
+                .iter()
+                .map(|x| weigh(*x))
+                .fold(0, usize::saturating_add);
+            prop_assert!(batch.len() == 1 || (batch.len() <= max_size && total <= max_weight));
+        }
+    }
+    Ok(())
+}
+
+fn check_try_batch(w: &Workload, max_size: usize, latency: Duration) -> Result<(), TestCaseError> {
+    let actual = w.run_fallible(|s, clock| s.try_batch(max_size, latency).with_clock(clock));
+    let expected = models::batch_busy(&w.schedule, &w.busy, max_size, latency);
+    prop_assert_eq!(actual, expected);
+    Ok(())
+}
+
+fn check_throttle(w: &Workload, period: Duration, edge: Edge) -> Result<(), TestCaseError> {
+    let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let hook = dropped.clone();
+    let actual = w.run_plain(|s, clock| {
+        s.throttle(period)
+            .edge(edge)
+            .on_drop(move |x| hook.borrow_mut().push(x))
+            .with_clock(clock)
+    });
+    prop_assert_eq!(
+        &actual,
+        &models::throttle_busy(&w.schedule, &w.busy, period, edge)
+    );
+    check_drops(&w.schedule, &actual, &dropped.borrow())?;
+
+    // Outputs are never closer than `period`.
+    let times: Vec<u64> = actual
+        .iter()
+        .filter_map(|out| match out {
+            Out::Item(t, _) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    if let Some(period) = models::millis(period) {
+        for pair in times.windows(2) {
+            prop_assert!(pair[1] - pair[0] >= period, "{:?}", times);
+        }
+    } else {
+        prop_assert!(times.len() <= 1);
+    }
+    Ok(())
+}
+
+fn check_try_throttle(w: &Workload, period: Duration, edge: Edge) -> Result<(), TestCaseError> {
+    let actual = w.run_fallible(|s, clock| s.try_throttle(period).edge(edge).with_clock(clock));
+    prop_assert_eq!(
+        actual,
+        models::throttle_busy(&w.schedule, &w.busy, period, edge)
+    );
+    Ok(())
+}
+
+fn check_debounce(
+    w: &Workload,
+    quiet: Duration,
+    edge: Edge,
+    max_wait: Option<Duration>,
+) -> Result<(), TestCaseError> {
+    let dropped = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let hook = dropped.clone();
+    let actual = w.run_plain(|s, clock| {
+        let mut s = s.debounce(quiet).edge(edge);
+        if let Some(max_wait) = max_wait {
+            s = s.max_wait(max_wait);
+        }
+        s.on_drop(move |x| hook.borrow_mut().push(x))
+            .with_clock(clock)
+    });
+    let expected = models::debounce_busy(&w.schedule, &w.busy, quiet, edge, max_wait);
+    prop_assert_eq!(&actual, &expected);
+    check_drops(&w.schedule, &actual, &dropped.borrow())?;
+    Ok(())
+}
+
+fn check_try_debounce(
+    w: &Workload,
+    quiet: Duration,
+    edge: Edge,
+    max_wait: Option<Duration>,
+) -> Result<(), TestCaseError> {
+    let actual = w.run_fallible(|s, clock| {
+        let mut s = s.try_debounce(quiet).edge(edge);
+        if let Some(max_wait) = max_wait {
+            s = s.max_wait(max_wait);
+        }
+        s.with_clock(clock)
+    });
+    let expected = models::debounce_busy(&w.schedule, &w.busy, quiet, edge, max_wait);
+    prop_assert_eq!(actual, expected);
+    Ok(())
 }
 
 /// A fixed-seed schedule of `n` events (items, and errors if `errors`), in bursts and gaps,
@@ -372,124 +391,58 @@ fn random_busy(schedule: &[(u64, Ev)], mut seed: u64) -> Vec<u64> {
 #[ignore = "long: a million events per adapter; run in release mode"]
 fn million_random_events_match_the_models() {
     const N: usize = 1_000_000;
-    let ms = Duration::from_millis;
-    let plain_schedule = random_schedule(N, false, 0x9e37_79b9_7f4a_7c15);
-    let try_schedule = random_schedule(N, true, 0x2545_f491_4f6c_dd1d);
-    let plain_busy = random_busy(&plain_schedule, 0x1234_5678_9abc_def1);
-    let try_busy = random_busy(&try_schedule, 0x0fed_cba9_8765_4321);
+    let schedule = random_schedule(N, false, 0x9e37_79b9_7f4a_7c15);
+    let busy = random_busy(&schedule, 0x1234_5678_9abc_def1);
+    let plain = Workload { schedule, busy };
+    let schedule = random_schedule(N, true, 0x2545_f491_4f6c_dd1d);
+    let busy = random_busy(&schedule, 0x0fed_cba9_8765_4321);
+    let fallible = Workload { schedule, busy };
     let started = std::time::Instant::now();
 
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let s = input.batch(50, ms(40)).with_clock(clock.clone());
-    let actual = run_schedule_busy(
-        s,
-        &clock,
-        &feed,
-        &plain_schedule,
-        &plain_busy,
-        plain,
-        Out::Item,
-    );
     assert_eq!(
-        actual,
-        models::batch_busy(&plain_schedule, &plain_busy, 50, ms(40)),
+        plain.run_plain(|s, clock| s.batch(50, ms(40)).with_clock(clock)),
+        models::batch_busy(&plain.schedule, &plain.busy, 50, ms(40)),
         "batch"
     );
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let s = input.try_batch(50, ms(40)).with_clock(clock.clone());
-    let actual = run_schedule_busy(
-        s,
-        &clock,
-        &feed,
-        &try_schedule,
-        &try_busy,
-        fallible,
-        from_result,
-    );
     assert_eq!(
-        actual,
-        models::batch_busy(&try_schedule, &try_busy, 50, ms(40)),
+        fallible.run_fallible(|s, clock| s.try_batch(50, ms(40)).with_clock(clock)),
+        models::batch_busy(&fallible.schedule, &fallible.busy, 50, ms(40)),
         "try_batch"
     );
 
     for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let s = input.throttle(ms(30)).edge(edge).with_clock(clock.clone());
-        let actual = run_schedule_busy(
-            s,
-            &clock,
-            &feed,
-            &plain_schedule,
-            &plain_busy,
-            plain,
-            Out::Item,
-        );
         assert_eq!(
-            actual,
-            models::throttle_busy(&plain_schedule, &plain_busy, ms(30), edge),
+            plain.run_plain(|s, clock| s.throttle(ms(30)).edge(edge).with_clock(clock)),
+            models::throttle_busy(&plain.schedule, &plain.busy, ms(30), edge),
             "throttle {edge:?}"
         );
-        let clock = ManualClock::new();
-        let (feed, input) = source();
-        let s = input
-            .try_throttle(ms(30))
-            .edge(edge)
-            .with_clock(clock.clone());
-        let actual = run_schedule_busy(
-            s,
-            &clock,
-            &feed,
-            &try_schedule,
-            &try_busy,
-            fallible,
-            from_result,
-        );
         assert_eq!(
-            actual,
-            models::throttle_busy(&try_schedule, &try_busy, ms(30), edge),
+            fallible.run_fallible(|s, clock| s.try_throttle(ms(30)).edge(edge).with_clock(clock)),
+            models::throttle_busy(&fallible.schedule, &fallible.busy, ms(30), edge),
             "try_throttle {edge:?}"
         );
 
         for max_wait in [None, Some(ms(100))] {
-            let clock = ManualClock::new();
-            let (feed, input) = source();
-            let mut s = input.debounce(ms(20)).edge(edge);
-            if let Some(max_wait) = max_wait {
-                s = s.max_wait(max_wait);
-            }
-            let s = s.with_clock(clock.clone());
-            let actual = run_schedule_busy(
-                s,
-                &clock,
-                &feed,
-                &plain_schedule,
-                &plain_busy,
-                plain,
-                Out::Item,
-            );
+            let actual = plain.run_plain(|s, clock| {
+                let mut s = s.debounce(ms(20)).edge(edge);
+                if let Some(max_wait) = max_wait {
+                    s = s.max_wait(max_wait);
+                }
+                s.with_clock(clock)
+            });
             let expected =
-                models::debounce_busy(&plain_schedule, &plain_busy, ms(20), edge, max_wait);
+                models::debounce_busy(&plain.schedule, &plain.busy, ms(20), edge, max_wait);
             assert_eq!(actual, expected, "debounce {edge:?} {max_wait:?}");
-            let clock = ManualClock::new();
-            let (feed, input) = source();
-            let mut s = input.try_debounce(ms(20)).edge(edge);
-            if let Some(max_wait) = max_wait {
-                s = s.max_wait(max_wait);
-            }
-            let s = s.with_clock(clock.clone());
-            let actual = run_schedule_busy(
-                s,
-                &clock,
-                &feed,
-                &try_schedule,
-                &try_busy,
-                fallible,
-                from_result,
-            );
-            let expected = models::debounce_busy(&try_schedule, &try_busy, ms(20), edge, max_wait);
+
+            let actual = fallible.run_fallible(|s, clock| {
+                let mut s = s.try_debounce(ms(20)).edge(edge);
+                if let Some(max_wait) = max_wait {
+                    s = s.max_wait(max_wait);
+                }
+                s.with_clock(clock)
+            });
+            let expected =
+                models::debounce_busy(&fallible.schedule, &fallible.busy, ms(20), edge, max_wait);
             assert_eq!(actual, expected, "try_debounce {edge:?} {max_wait:?}");
         }
     }

@@ -6,31 +6,15 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use streamz::testing::Marbles;
+use streamz::testing::{Marbles, WakeCounter};
 use streamz::{assert_marbles, Edge, ManualClock, StreamzExt, Throttle, TryStreamzExt};
-use support::{ms, source, Driver, End, Feed, Item, Source};
+use support::{drive, ms, source, Driver, End, Feed, Item, Source, Timeline};
 
 type ThrottleDriver = Driver<Throttle<Source<char>, ManualClock>>;
 
+/// A `throttle(period).edge(edge)` of a source of `char`s.
 fn throttle_on(period: Duration, edge: Edge) -> (ManualClock, Feed<char>, ThrottleDriver) {
-    let clock = ManualClock::new();
-    let (feed, input) = source();
-    let driver = Driver::new(
-        input.throttle(period).edge(edge).with_clock(clock.clone()),
-        &clock,
-    );
-    (clock, feed, driver)
-}
-
-fn play(
-    period: Duration,
-    edge: Edge,
-    items: &[(u64, char)],
-    end_at: Option<u64>,
-    until: u64,
-) -> Vec<support::Event<char>> {
-    let (_clock, feed, mut d) = throttle_on(period, edge);
-    d.play(&feed, items, end_at, until)
+    drive(|s, clock| s.throttle(period).edge(edge).with_clock(clock))
 }
 
 #[test]
@@ -56,7 +40,7 @@ fn throttle_leading_dropped_items_do_not_extend_the_window() {
 #[test]
 fn throttle_leading_window_end_wakes_nobody_and_the_stream_ends_at_once() {
     let (clock, feed, mut d) = throttle_on(ms(100), Edge::Leading);
-    let out = d.play(&feed, &[(0, 'a'), (10, 'b')], None, 20);
+    let out = d.play(&feed, Timeline::new().item(0, 'a').item(10, 'b').until(20));
     assert_eq!(out, vec![Item(0, 'a')]);
     // The timer watches the window's end (an item arriving after it must pass), but that end
     // yields nothing, so it does not wake the task.
@@ -141,12 +125,13 @@ fn throttle_end_without_pending_item_ends_at_once() {
 #[test]
 fn throttle_outputs_are_never_closer_than_the_period() {
     // A dense, irregular input: check the gap between outputs for every edge.
-    let items: Vec<(u64, char)> = (0..200u64)
+    let items = (0..200u64)
         .filter(|t| (t * 7 + t / 3) % 5 != 0)
-        .map(|t| (t * 3, 'x'))
-        .collect();
+        .map(|t| (t * 3, 'x'));
     for edge in [Edge::Leading, Edge::Trailing, Edge::Both] {
-        let out = play(ms(40), edge, &items, Some(600), 800);
+        let (_clock, feed, mut d) = throttle_on(ms(40), edge);
+        let timeline = Timeline::new().items(items.clone()).end(600).until(800);
+        let out = d.play(&feed, timeline);
         let times: Vec<u64> = out
             .iter()
             .filter_map(|e| match e {
@@ -231,7 +216,7 @@ fn throttle_endless_period_passes_the_first_item_only_and_never_panics() {
 fn throttle_bounds_the_work_of_one_poll_on_a_busy_source() {
     let clock = ManualClock::new();
     let mut s = Box::pin(stream::repeat(1u8).throttle(ms(100)).with_clock(clock));
-    let wakes = std::sync::Arc::new(support::WakeCounter::default());
+    let wakes = std::sync::Arc::new(WakeCounter::new());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(1)));
@@ -242,7 +227,7 @@ fn throttle_bounds_the_work_of_one_poll_on_a_busy_source() {
 #[test]
 fn throttle_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
     let (_clock, feed, mut d) = throttle_on(ms(100), Edge::Trailing);
-    let out = d.play(&feed, &[(0, 'a')], Some(10), 200);
+    let out = d.play(&feed, Timeline::new().item(0, 'a').end(10).until(200));
     assert_eq!(out, vec![Item(100, 'a'), End(100)]);
     assert!(d.get().is_terminated());
     let waker = futures::task::noop_waker();
@@ -295,7 +280,7 @@ fn throttle_with_clock_after_polling_keeps_the_time_left_in_the_window() {
     second.advance(ms(30));
     let mut d = Driver::new(s.with_clock(second.clone()), &second);
     assert_eq!(first.timers(), 0);
-    let out = d.play(&feed, &[], None, 150);
+    let out = d.play(&feed, Timeline::new().until(150));
     assert_eq!(out, vec![Item(40, 'a')]);
 }
 
@@ -321,23 +306,18 @@ fn throttle_debug_accessors() {
 
 #[test]
 fn try_throttle_errors_pass_at_once_and_touch_nothing() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<char, u8>>();
-    let mut d = Driver::new(
-        input
-            .try_throttle(ms(100))
-            .edge(Edge::Both)
-            .with_clock(clock.clone()),
-        &clock,
-    );
-    let items = [
-        (0, Ok('a')),
-        (10, Ok('b')),
-        (50, Err(1)),
-        (100, Err(2)),
-        (120, Ok('c')),
-    ];
-    let out = d.play(&feed, &items, Some(130), 400);
+    let (_clock, feed, mut d) = drive(|s: Source<Result<char, u8>>, clock| {
+        s.try_throttle(ms(100)).edge(Edge::Both).with_clock(clock)
+    });
+    let timeline = Timeline::new()
+        .item(0, Ok('a'))
+        .item(10, Ok('b'))
+        .item(50, Err(1))
+        .item(100, Err(2))
+        .item(120, Ok('c'))
+        .end(130)
+        .until(400);
+    let out = d.play(&feed, timeline);
     // The error at 50 neither replaced 'b' nor moved the window; the one at 100 came after
     // the window's end (timer first) and did not open a window: 'c' is a trailing candidate
     // of the window opened by 'b' at 100.
@@ -356,13 +336,12 @@ fn try_throttle_errors_pass_at_once_and_touch_nothing() {
 
 #[test]
 fn try_throttle_error_on_a_closed_window_opens_nothing() {
-    let clock = ManualClock::new();
-    let (feed, input) = source::<Result<char, u8>>();
-    let mut d = Driver::new(
-        input.try_throttle(ms(100)).with_clock(clock.clone()),
-        &clock,
+    let (_clock, feed, mut d) =
+        drive(|s: Source<Result<char, u8>>, clock| s.try_throttle(ms(100)).with_clock(clock));
+    let out = d.play(
+        &feed,
+        Timeline::new().item(0, Err(1)).item(10, Ok('a')).until(50),
     );
-    let out = d.play(&feed, &[(0, Err(1)), (10, Ok('a'))], None, 50);
     assert_eq!(out, vec![Item(0, Err(1)), Item(10, Ok('a'))]);
 }
 

@@ -391,21 +391,17 @@ fn weigher_time_does_not_move_the_next_batch_deadline() {
     // Item 2 arrives at 10 ms; the weigher spends 50 ms on it, and it takes the batch over its
     // weight: [1] leaves, and the next batch's deadline counts from 2's arrival, not from the
     // end of its weighing.
-    let clock = ManualClock::new();
-    let (feed, input) = support::source::<u32>();
-    let ticking = clock.clone();
-    let mut d = support::Driver::new(
-        input
-            .batch(10, ms(100))
+    let (_clock, feed, mut d) = support::drive(|s, clock| {
+        let ticking = clock.clone();
+        s.batch(10, ms(100))
             .max_weight(1, move |x: &u32| {
                 if *x == 2 {
                     ticking.advance(ms(50));
                 }
                 1
             })
-            .with_clock(clock.clone()),
-        &clock,
-    );
+            .with_clock(clock)
+    });
     feed.push(1);
     d.run();
     d.at(10);

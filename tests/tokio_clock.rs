@@ -1,16 +1,15 @@
 //! `TokioClock`: the adapters obey tokio's paused time.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
 use streamz::{Edge, StreamzExt, TokioClock, TryStreamzExt};
+use support::ms;
 use tokio::time::Instant;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[tokio::test(start_paused = true)]
 async fn batch_deadline_follows_paused_time() {

@@ -1,13 +1,10 @@
 //! `batch(..).max_weight(..)`: count, weight and latency limits together, on virtual time.
 
-use std::time::Duration;
+mod support;
 
 use streamz::testing::Marbles;
 use streamz::{assert_marbles, StreamzExt, TryStreamzExt};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use support::ms;
 
 /// The weight of a digit item is its value.
 fn digit(c: &char) -> usize {

@@ -1,19 +1,22 @@
-//! Test support: a source stream fed by the test, and a driver that polls like an executor.
+//! Test support: a source stream fed by the test ([`source`], [`Feed`]), a driver that polls
+//! like an executor on virtual time ([`drive`], [`Driver`], [`Timeline`]), and runs of whole
+//! schedules against reference models ([`schedule`], [`models`]).
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
 use streamz::ManualClock;
 
 pub mod models;
+pub mod schedule;
 
-pub fn ms(n: u64) -> Duration {
+/// `n` milliseconds: the unit in which the tests write their times.
+pub const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -66,6 +69,18 @@ pub fn source<T>() -> (Feed<T>, Source<T>) {
         },
         Source { shared },
     )
+}
+
+/// A [`Source`] of `T` through `op`, on a new [`ManualClock`], with a [`Driver`] for the result:
+/// returns the clock, the source's feed and the driver. `op` is written as in `assert_marbles!`,
+/// `|s, clock| s.throttle(ms(100)).with_clock(clock)`.
+pub fn drive<T, S: Stream>(
+    op: impl FnOnce(Source<T>, ManualClock) -> S,
+) -> (ManualClock, Feed<T>, Driver<S>) {
+    let clock = ManualClock::new();
+    let (feed, input) = source();
+    let driver = Driver::new(op(input, clock.clone()), &clock);
+    (clock, feed, driver)
 }
 
 impl<T> Feed<T> {
@@ -162,22 +177,57 @@ impl<T> Stream for Source<T> {
 
 impl<T> Unpin for Source<T> {}
 
-/// A waker that counts its wakes.
-#[derive(Default)]
-pub struct WakeCounter(AtomicUsize);
+/// What a test feeds a [`Source`] over time, played by [`Driver::play`]: items at their times
+/// (in ms from the driver's start), perhaps the end of the stream, and the time to play until.
+///
+/// `Timeline::new().item(0, 'a').item(10, 'b').end(20).until(50)` pushes 'a' at 0 ms and 'b'
+/// at 10 ms, ends the source at 20 ms, and runs the stream each millisecond up to 50 ms.
+#[derive(Debug, Clone)]
+pub struct Timeline<T> {
+    /// Sorted by time; items of one instant keep the order they were given in.
+    items: Vec<(u64, T)>,
+    end: Option<u64>,
+    until: Option<u64>,
+}
 
-impl Wake for WakeCounter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+impl<T> Timeline<T> {
+    /// Nothing fed, played until the driver's present.
+    pub fn new() -> Self {
+        Timeline {
+            items: Vec::new(),
+            end: None,
+            until: None,
+        }
     }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+
+    /// `item` is pushed at `t` ms.
+    pub fn item(self, t: u64, item: T) -> Self {
+        self.items([(t, item)])
+    }
+
+    /// Each item is pushed at its time, in ms.
+    pub fn items(mut self, items: impl IntoIterator<Item = (u64, T)>) -> Self {
+        self.items.extend(items);
+        self.items.sort_by_key(|&(t, _)| t);
+        self
+    }
+
+    /// The source ends at `t` ms, after that instant's items.
+    pub fn end(mut self, t: u64) -> Self {
+        self.end = Some(t);
+        self
+    }
+
+    /// Plays until `t` ms, inclusive; without it, until the last item or the end.
+    pub fn until(mut self, t: u64) -> Self {
+        self.until = Some(t);
+        self
     }
 }
 
-impl WakeCounter {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+impl<T> Default for Timeline<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -190,70 +240,42 @@ pub enum Event<T> {
 
 pub use Event::{End, Item};
 
-/// Polls a stream the way an executor does: once at the start, again right after each
-/// `Ready(Some)`, and otherwise only after its waker was woken.
+/// Drives a stream with [`streamz::testing::Driver`] (polled the way an executor does: once at
+/// the start, again right after each `Ready(Some)`, and otherwise only after its waker was
+/// woken) on a [`ManualClock`], recording each output with its time in ms since the start.
 pub struct Driver<S: Stream> {
-    stream: Pin<Box<S>>,
-    wakes: Arc<WakeCounter>,
-    waker: Waker,
-    seen: usize,
-    must_poll: bool,
+    inner: streamz::testing::Driver<S>,
     clock: ManualClock,
     start: Instant,
-    ended: bool,
     events: Vec<Event<S::Item>>,
-    /// Events already taken from `events` by [`run_schedule`].
-    kept: Vec<Event<S::Item>>,
-    pub polls: usize,
 }
 
 impl<S: Stream> Driver<S> {
     /// Drives `stream` on `clock`; times are measured from now on `clock`.
     pub fn new(stream: S, clock: &ManualClock) -> Self {
-        let wakes = Arc::new(WakeCounter::default());
         Driver {
-            stream: Box::pin(stream),
-            waker: Waker::from(wakes.clone()),
-            wakes,
-            seen: 0,
-            must_poll: true,
+            inner: streamz::testing::Driver::new(stream).max_polls(100_000),
             clock: clock.clone(),
             start: clock.now(),
-            ended: false,
             events: Vec::new(),
-            kept: Vec::new(),
-            polls: 0,
         }
     }
 
+    /// Virtual time since the start, in whole milliseconds.
     pub fn now_ms(&self) -> u64 {
         (self.clock.now() - self.start).as_millis() as u64
     }
 
     /// Polls until the stream returns `Pending` and nobody has woken it since.
     pub fn run(&mut self) {
-        let mut rounds = 0;
-        while !self.ended && (self.must_poll || self.wakes.count() > self.seen) {
-            rounds += 1;
-            assert!(rounds < 100_000, "the stream keeps waking itself");
-            self.must_poll = false;
-            self.seen = self.wakes.count();
-            self.polls += 1;
-            let mut cx = Context::from_waker(&self.waker);
-            match self.stream.as_mut().poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    let t = self.now_ms();
-                    self.events.push(Item(t, item));
-                    self.must_poll = true;
-                }
-                Poll::Ready(None) => {
-                    let t = self.now_ms();
-                    self.events.push(End(t));
-                    self.ended = true;
-                }
-                Poll::Pending => {}
-            }
-        }
+        let (clock, start, events) = (&self.clock, self.start, &mut self.events);
+        self.inner.run(|output| {
+            let t = (clock.now() - start).as_millis() as u64;
+            events.push(match output {
+                Some(item) => Item(t, item),
+                None => End(t),
+            });
+        });
     }
 
     /// Advances the clock to `t` ms after the start, running the stream after the move.
@@ -272,22 +294,30 @@ impl<S: Stream> Driver<S> {
         }
     }
 
-    /// Plays a schedule millisecond by millisecond up to `until` (inclusive): at each instant
-    /// the clock moves first (waking due timers), then the items due then are pushed (and the
-    /// end, if `end_at` is then), then the stream runs. Returns what it yielded, with times.
-    pub fn play<T: Clone>(
-        &mut self,
-        feed: &Feed<T>,
-        items: &[(u64, T)],
-        end_at: Option<u64>,
-        until: u64,
-    ) -> Vec<Event<S::Item>> {
+    /// Plays `timeline` on `feed`, millisecond by millisecond from now until its `until`
+    /// (inclusive): at each instant the clock moves first (waking due timers), then the items
+    /// due then are pushed (and the end, if it is then), then the stream runs. Returns what
+    /// the stream yielded, with times (and whatever it yielded before and was not taken yet).
+    pub fn play<T>(&mut self, feed: &Feed<T>, timeline: Timeline<T>) -> Vec<Event<S::Item>> {
+        let Timeline { items, end, until } = timeline;
         let mut t = self.now_ms();
+        if let Some(&(first, _)) = items.first() {
+            assert!(first >= t, "an item at {first} ms, before now ({t} ms)");
+        }
+        let until = until.unwrap_or_else(|| {
+            items
+                .iter()
+                .map(|&(at, _)| at)
+                .chain(end)
+                .max()
+                .unwrap_or(t)
+        });
+        let mut items = items.into_iter().peekable();
         loop {
-            for (_, item) in items.iter().filter(|(at, _)| *at == t) {
-                feed.push(item.clone());
+            while let Some((_, item)) = items.next_if(|&(at, _)| at == t) {
+                feed.push(item);
             }
-            if end_at == Some(t) {
+            if end == Some(t) {
                 feed.end();
             }
             self.run();
@@ -300,22 +330,62 @@ impl<S: Stream> Driver<S> {
         self.take()
     }
 
+    /// Plays `timeline` on `feed` as a source busy producing its items one after another from
+    /// now on: all are pushed at once, each but those of the present handed out by a poll that
+    /// first moves the clock to the item's time (as a source busy until then would). Then the
+    /// stream runs, and the clock moves millisecond by millisecond until the timeline's `until`.
+    /// Returns what the stream yielded, with times.
+    pub fn play_busy<T>(&mut self, feed: &Feed<T>, timeline: Timeline<T>) -> Vec<Event<S::Item>> {
+        let Timeline { items, end, until } = timeline;
+        let now = self.now_ms();
+        let at = |t: u64| {
+            assert!(t >= now, "an event at {t} ms, before now ({now} ms)");
+            (t > now).then(|| self.start + ms(t))
+        };
+        let mut last = now;
+        for (t, item) in items {
+            match at(t) {
+                None => feed.push(item),
+                Some(instant) => feed.push_busy(item, &self.clock, instant),
+            }
+            last = t;
+        }
+        match end.map(|t| (t, at(t))) {
+            None => {}
+            Some((_, None)) => feed.end(),
+            Some((t, Some(instant))) => {
+                feed.end_busy(&self.clock, instant);
+                last = t;
+            }
+        }
+        self.run();
+        self.step_to(until.unwrap_or(last));
+        self.take()
+    }
+
     /// Takes the events recorded so far.
     pub fn take(&mut self) -> Vec<Event<S::Item>> {
         std::mem::take(&mut self.events)
     }
 
     pub fn wakes(&self) -> usize {
-        self.wakes.count()
+        self.inner.wakes()
     }
 
     pub fn stream(&mut self) -> Pin<&mut S> {
-        self.stream.as_mut()
+        self.inner.get_pin_mut()
     }
 
     pub fn get(&self) -> &S {
-        &self.stream
+        self.inner.get_ref()
     }
+}
+
+/// Polls `stream` once, with a waker that does nothing.
+pub fn poll_once<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    Pin::new(stream).poll_next(&mut cx)
 }
 
 /// Runs `f` and returns the panic message and the file:line the panic was reported at.
@@ -343,130 +413,6 @@ pub fn panic_site(f: impl FnOnce() + std::panic::UnwindSafe) -> (String, String)
         .unwrap_or_default();
     let loc = site.lock().unwrap().take().unwrap_or_default();
     (message, loc)
-}
-
-/// Drives `stream` through `schedule` on `clock` (fed by `feed`), visiting every instant of the
-/// schedule and every timer deadline, until the stream ends or nothing is left to happen.
-///
-/// Also checks, for a stream that ended, that every `size_hint` seen along the way contained
-/// the number of items that followed, and that the stream stays ended.
-pub fn run_schedule<S, I, X>(
-    stream: S,
-    clock: &ManualClock,
-    feed: &Feed<I>,
-    schedule: &[(u64, models::Ev)],
-    input: impl Fn(models::Ev) -> I,
-    output: impl Fn(u64, S::Item) -> models::Out<X>,
-) -> Vec<models::Out<X>>
-where
-    S: Stream + futures::stream::FusedStream,
-{
-    run_schedule_busy(stream, clock, feed, schedule, &[], input, output)
-}
-
-/// [`run_schedule`], where the source is busy until each instant listed (in order) in `busy` (but the
-/// first): the events of a busy instant are queued with those of the instant before, and the
-/// poll that returns the first of them moves the clock to its instant, so the adapter sees no
-/// pause in between and time moves inside the source's `poll_next`.
-pub fn run_schedule_busy<S, I, X>(
-    stream: S,
-    clock: &ManualClock,
-    feed: &Feed<I>,
-    schedule: &[(u64, models::Ev)],
-    busy: &[u64],
-    input: impl Fn(models::Ev) -> I,
-    output: impl Fn(u64, S::Item) -> models::Out<X>,
-) -> Vec<models::Out<X>>
-where
-    S: Stream + futures::stream::FusedStream,
-{
-    let mut d = Driver::new(stream, clock);
-    let start = d.start;
-    let deadline_ms = |clock: &ManualClock| {
-        clock.next_deadline().map(|at| {
-            let nanos = at.saturating_duration_since(start).as_nanos();
-            ((nanos + 999_999) / 1_000_000) as u64
-        })
-    };
-    let mut hints: Vec<(usize, (usize, Option<usize>))> = Vec::new();
-    let mut seen = 0;
-    let mut note = |d: &mut Driver<S>, hints: &mut Vec<_>| {
-        seen += d.events.iter().filter(|e| matches!(e, Item(..))).count();
-        let events = std::mem::take(&mut d.events);
-        d.kept.extend(events);
-        hints.push((seen, d.stream.size_hint()));
-    };
-    d.run();
-    note(&mut d, &mut hints);
-    let first = schedule.first().map(|&(t, _)| t);
-    let is_busy = |t: u64| Some(t) != first && busy.binary_search(&t).is_ok();
-    let mut i = 0;
-    while i < schedule.len() && !d.ended {
-        let t = schedule[i].0;
-        while let Some(at) = deadline_ms(clock).filter(|&at| at < t) {
-            d.at(at);
-            note(&mut d, &mut hints);
-        }
-        let now = d.now_ms();
-        clock.advance(ms(t - now));
-        // This instant's events, and those of the busy instants that follow it.
-        let mut instant = t;
-        while i < schedule.len() && (schedule[i].0 == instant || is_busy(schedule[i].0)) {
-            let (at, ev) = schedule[i];
-            let busy_at = (at != t).then(|| start + ms(at));
-            match (ev, busy_at) {
-                (models::Ev::End, None) => feed.end(),
-                (models::Ev::End, Some(at)) => feed.end_busy(clock, at),
-                (ev, None) => feed.push(input(ev)),
-                (ev, Some(at)) => feed.push_busy(input(ev), clock, at),
-            }
-            instant = at;
-            i += 1;
-        }
-        d.run();
-        note(&mut d, &mut hints);
-    }
-    let mut rounds = 0;
-    while !d.ended {
-        let Some(at) = deadline_ms(clock) else { break };
-        rounds += 1;
-        assert!(rounds < 100_000, "timers keep firing without end");
-        let at = at.max(d.now_ms() + 1);
-        d.at(at);
-        note(&mut d, &mut hints);
-    }
-    if d.ended {
-        let total = seen;
-        for (before, (lower, upper)) in hints {
-            let rest = total - before;
-            assert!(
-                lower <= rest,
-                "size_hint lower bound {lower} > {rest} items that followed"
-            );
-            if let Some(upper) = upper {
-                assert!(
-                    rest <= upper,
-                    "size_hint upper bound {upper} < {rest} items that followed"
-                );
-            }
-        }
-        assert!(d.stream.is_terminated(), "ended but not terminated");
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        for _ in 0..2 {
-            assert!(
-                matches!(d.stream.as_mut().poll_next(&mut cx), Poll::Ready(None)),
-                "None must be final"
-            );
-        }
-    }
-    d.kept
-        .into_iter()
-        .map(|event| match event {
-            Item(t, item) => output(t, item),
-            End(t) => models::Out::End(t),
-        })
-        .collect()
 }
 
 /// Always ready but for a `Pending` (with a self-wake) every `every` items.
