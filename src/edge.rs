@@ -5,14 +5,15 @@ use crate::drop_hook::DropHook;
 use crate::engine::Run;
 
 /// Which items of a burst a [`throttle`](crate::StreamzExt::throttle) or
-/// [`debounce`](crate::StreamzExt::debounce) lets through, following the lodash/RxJS
-/// conventions.
+/// [`debounce`](crate::StreamzExt::debounce) lets through: the `leading` and `trailing`
+/// options of RxJS and lodash, as one value.
 ///
 /// - `Leading`: the first item, at once.
 /// - `Trailing`: the latest item, when the window or quiet period ends.
 /// - `Both`: the first item at once, and the latest one at the end if it is another item.
 ///
-/// `throttle` defaults to `Leading`, `debounce` to `Trailing`.
+/// `throttle` defaults to `Leading`, as RxJS's `throttleTime` does (lodash's `throttle`
+/// defaults to both edges: `Both` here); `debounce` defaults to `Trailing`, as both do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Edge {
     /// The first item of a burst, at once.

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, Timer};
+
 /// Virtual time for deterministic tests: time moves only when [`advance`](ManualClock::advance)
 /// is called.
 ///

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_timer::Delay;
 
 use crate::clock::{Clock, Timer};
+
 /// Real time: [`Instant::now`] and timers from [`futures-timer`](futures_timer).
 ///
 /// It needs no particular async runtime: `futures-timer` runs its own helper thread, so the

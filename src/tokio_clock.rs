@@ -6,13 +6,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::clock::{Clock, Timer};
+
 /// Tokio's time: [`tokio::time::Instant::now`] and [`tokio::time::Sleep`] timers.
 ///
 /// With it, adapters follow tokio's clock, so tests that pause time
 /// (`#[tokio::test(start_paused = true)]`,
 /// [`tokio::time::pause`](https://docs.rs/tokio/latest/tokio/time/fn.pause.html),
 /// [`tokio::time::advance`](https://docs.rs/tokio/latest/tokio/time/fn.advance.html))
-/// drive them too. It needs a tokio runtime with time enabled, like any tokio timer.
+/// drive them too.
 ///
 /// Tokio's timers fire only when the runtime gets control, not while the task is inside
 /// `poll_next`, so an adapter on this clock reads it as each item arrives while it holds a
@@ -22,6 +23,10 @@ use crate::clock::{Clock, Timer};
 /// Choose it for tokio applications whose tests already use paused time; choose
 /// [`SystemClock`](crate::SystemClock) (the default) for code that must run on any executor,
 /// and [`ManualClock`](crate::ManualClock) for tests that step time by hand, on any executor.
+///
+/// It needs a tokio runtime with time enabled, as tokio's own timers do: an adapter on this
+/// clock polled outside one panics at its first timer (the first time it waits for a
+/// deadline).
 ///
 /// ```
 /// # async fn demo() {

@@ -1,5 +1,4 @@
 //! `TokioClock`: the adapters obey tokio's paused time.
-#![cfg(feature = "tokio")]
 
 mod support;
 
