@@ -112,7 +112,13 @@ fn batch_end_flushes_the_partial_batch_at_once() {
 #[test]
 fn batch_is_fused_and_never_polls_the_inner_stream_after_it_ended() {
     let (_clock, feed, mut d) = batch_on(10, ms(100));
+    assert!(
+        !d.get().is_terminated(),
+        "not before the inner stream ended"
+    );
     feed.push(1);
+    d.run();
+    assert!(!d.get().is_terminated(), "a batch is pending");
     feed.end();
     d.run();
     assert!(d.get().is_terminated());
@@ -597,4 +603,21 @@ fn batch_deadline_is_exact_when_a_source_changes_pace() {
         ms(10),
         40,
     );
+}
+
+#[test]
+fn try_batch_take_pending_recovers_the_values_and_is_fused() {
+    let (_clock, feed, mut d) = drive(|s, clock| s.try_batch(10, ms(100)).with_clock(clock));
+    feed.push(Ok::<u32, &str>(1));
+    feed.push(Ok(2));
+    d.run();
+    assert!(!d.get().is_terminated(), "a batch is pending");
+    assert_eq!(d.stream().take_pending(), vec![1, 2]);
+    d.step_to(300);
+    assert_eq!(d.take(), vec![], "the deadline went with the values");
+    feed.push(Ok(3));
+    feed.end();
+    d.run();
+    assert_eq!(d.take(), vec![Item(300, Ok(vec![3])), End(300)]);
+    assert!(d.get().is_terminated());
 }
