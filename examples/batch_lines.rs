@@ -1,5 +1,5 @@
 //! Batches the lines of stdin: one JSON array of strings per batch on stdout, and a one-line
-//! summary on stderr.
+//! summary on stderr of why the batches left (as the adapter tells, with `with_reasons`).
 //!
 //! ```sh
 //! seq 1 100000 | cargo run --example batch_lines -- --max-size 1000
@@ -20,12 +20,12 @@
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::executor::block_on;
 use futures::{SinkExt, StreamExt};
-use streamz::TryStreamzExt;
+use streamz::{FlushReason, TryStreamzExt};
 
 /// Lines read ahead of the batcher, at most.
 const READ_AHEAD: usize = 1024;
@@ -77,9 +77,9 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// What the reader thread sends: a line and when it was read, or a line that is not UTF-8.
+/// What the reader thread sends: a line, or the number of a line that is not UTF-8.
 enum Read {
-    Line(Instant, String),
+    Line(String),
     NotUtf8(u64),
 }
 
@@ -99,7 +99,7 @@ fn read_lines(mut tx: mpsc::Sender<Read>) -> io::Result<()> {
             buffer.pop();
         }
         let read = match String::from_utf8(std::mem::take(&mut buffer)) {
-            Ok(line) => Read::Line(Instant::now(), line),
+            Ok(line) => Read::Line(line),
             Err(_) => Read::NotUtf8(number),
         };
         let stop = matches!(read, Read::NotUtf8(_));
@@ -111,9 +111,9 @@ fn read_lines(mut tx: mpsc::Sender<Read>) -> io::Result<()> {
 }
 
 /// Writes `batch` as a JSON array of strings, on one line.
-fn write_json(out: &mut impl Write, batch: &[(Instant, String)]) -> io::Result<()> {
+fn write_json(out: &mut impl Write, batch: &[String]) -> io::Result<()> {
     out.write_all(b"[")?;
-    for (i, (_, line)) in batch.iter().enumerate() {
+    for (i, line) in batch.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
@@ -142,30 +142,20 @@ struct Summary {
     size: u64,
     bytes: u64,
     deadline: u64,
+    paused: u64,
     end: u64,
 }
 
 impl Summary {
-    /// Writes `batch`, which came `waited` after its first line was read, and notes why it
-    /// left; `last`: no batch follows it.
-    fn emit(
-        &mut self,
-        out: &mut impl Write,
-        options: &Options,
-        batch: &[(Instant, String)],
-        waited: Duration,
-        last: bool,
-    ) -> io::Result<()> {
-        if batch.len() == options.max_size {
-            self.size += 1;
-        } else if waited >= options.max_latency {
-            self.deadline += 1;
-        } else if last {
-            self.end += 1;
-        } else {
-            // Neither full, nor late, nor last: the next line would have taken it over
-            // `--max-bytes`.
-            self.bytes += 1;
+    /// Writes `batch`, and counts why it left.
+    fn emit(&mut self, out: &mut impl Write, batch: &[String], why: FlushReason) -> io::Result<()> {
+        match why {
+            FlushReason::Full => self.size += 1,
+            FlushReason::Weight => self.bytes += 1,
+            FlushReason::Deadline => self.deadline += 1,
+            FlushReason::Paused => self.paused += 1,
+            // The end of the input (or the line before one that is not UTF-8).
+            _ => self.end += 1,
         }
         self.batches += 1;
         self.lines += batch.len() as u64;
@@ -184,40 +174,29 @@ fn main() -> ExitCode {
 
     // A line that is not UTF-8 comes through as an error, ahead of the pending batch.
     let lines = rx.map(|read| match read {
-        Read::Line(at, line) => Ok((at, line)),
+        Read::Line(line) => Ok(line),
         Read::NotUtf8(number) => Err(number),
     });
     let mut batches = lines
         .try_batch(options.max_size, options.max_latency)
-        .max_weight(
-            options.max_bytes.unwrap_or(usize::MAX),
-            |(_, line): &(Instant, String)| line.len(),
-        );
+        .max_weight(options.max_bytes.unwrap_or(usize::MAX), |line: &String| {
+            line.len()
+        })
+        .with_reasons();
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
     let outcome: io::Result<Option<u64>> = block_on(async {
-        // Each batch is written when the next event shows whether it was the last one.
-        let mut held: Option<(Vec<(Instant, String)>, Duration)> = None;
         loop {
-            let next = batches.next().await;
-            if let Some((batch, waited)) = held.take() {
-                let last = !matches!(next, Some(Ok(_)));
-                summary.emit(&mut out, &options, &batch, waited, last)?;
-            }
-            match next {
-                Some(Ok(batch)) => {
-                    let waited = batch[0].0.elapsed();
-                    held = Some((batch, waited));
-                }
+            match batches.next().await {
+                Some(Ok(batch)) => summary.emit(&mut out, &batch.items, batch.reason)?,
                 None => return Ok(None),
                 Some(Err(bad_line)) => {
                     // Write the lines that came before the bad one, then stop.
                     let pending = std::pin::Pin::new(&mut batches).take_pending();
                     if !pending.is_empty() {
-                        let waited = pending[0].0.elapsed();
-                        summary.emit(&mut out, &options, &pending, waited, true)?;
+                        summary.emit(&mut out, &pending, FlushReason::End)?;
                     }
                     return Ok(Some(bad_line));
                 }
@@ -235,8 +214,14 @@ fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "batches: {}, lines: {}; left by size: {}, bytes: {}, deadline: {}, end: {}",
-        summary.batches, summary.lines, summary.size, summary.bytes, summary.deadline, summary.end
+        "batches: {}, lines: {}; left by size: {}, bytes: {}, deadline: {}, paused: {}, end: {}",
+        summary.batches,
+        summary.lines,
+        summary.size,
+        summary.bytes,
+        summary.deadline,
+        summary.paused,
+        summary.end
     );
     if let Some(number) = bad_line {
         eprintln!("batch_lines: line {number} is not valid UTF-8; stopped there");

@@ -6,6 +6,7 @@
 //! is [`BatchState`], at the end of this file.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,6 +17,7 @@ use pin_project::pin_project;
 
 use crate::clock::Clock;
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::flushed::{BatchOutput, FlushReason, Flushed};
 use crate::macros::inner_accessors;
 use crate::system_clock::SystemClock;
 use crate::weigh::{Unweighted, Weigh, Weighted};
@@ -23,43 +25,58 @@ use crate::weigh::{Unweighted, Weigh, Weighted};
 /// Stream for the [`batch`](crate::StreamzExt::batch) method.
 ///
 /// The third type parameter says how items are weighed: [`Unweighted`] unless
-/// [`max_weight`](Batch::max_weight) was called. To keep the pending items when taking the
-/// inner stream back, call [`take_pending`](Batch::take_pending) before
+/// [`max_weight`](Batch::max_weight) was called. The fourth is what each batch comes out as:
+/// its items (a `Vec`), or a [`Flushed`] with why it left, after
+/// [`with_reasons`](Batch::with_reasons). To keep the pending items when taking the inner
+/// stream back, call [`take_pending`](Batch::take_pending) before
 /// [`into_inner`](Batch::into_inner).
 #[must_use = "streams do nothing unless polled"]
 #[pin_project]
-pub struct Batch<S: Stream, C: Clock = SystemClock, W: Weigh<S::Item> = Unweighted> {
+pub struct Batch<
+    S: Stream,
+    C: Clock = SystemClock,
+    W: Weigh<S::Item> = Unweighted,
+    O: BatchOutput<S::Item> = Vec<<S as Stream>::Item>,
+> {
     #[pin]
     stream: S,
     state: BatchState<S::Item, W>,
-    engine: Engine<C, Vec<S::Item>>,
+    engine: Engine<C, Flushed<S::Item>>,
+    output: PhantomData<fn() -> O>,
 }
 
 /// Stream for the [`try_batch`](crate::TryStreamzExt::try_batch) method.
 ///
-/// The third type parameter says how `Ok` values are weighed: [`Unweighted`] unless
-/// [`max_weight`](TryBatch::max_weight) was called.
+/// The type parameters are those of [`Batch`], for the `Ok` values.
 #[must_use = "streams do nothing unless polled"]
 #[pin_project]
-pub struct TryBatch<S: TryStream, C: Clock = SystemClock, W: Weigh<S::Ok> = Unweighted> {
+pub struct TryBatch<
+    S: TryStream,
+    C: Clock = SystemClock,
+    W: Weigh<S::Ok> = Unweighted,
+    O: BatchOutput<S::Ok> = Vec<<S as TryStream>::Ok>,
+> {
     #[pin]
     stream: S,
     state: BatchState<S::Ok, W>,
-    engine: Engine<C, Result<Vec<S::Ok>, S::Error>>,
+    engine: Engine<C, Result<Flushed<S::Ok>, S::Error>>,
+    output: PhantomData<fn() -> O>,
 }
 
 impl<S: Stream> Batch<S> {
     #[track_caller]
     pub(crate) fn new(stream: S, max_size: usize, max_latency: Duration) -> Self {
+        let engine = Engine::new(SystemClock);
         Batch {
             stream,
-            state: BatchState::new(max_size, max_latency),
-            engine: Engine::new(SystemClock),
+            state: BatchState::new(max_size, max_latency, engine.last_reading()),
+            engine,
+            output: PhantomData,
         }
     }
 }
 
-impl<S: Stream, C: Clock> Batch<S, C> {
+impl<S: Stream, C: Clock, O: BatchOutput<S::Item>> Batch<S, C, Unweighted, O> {
     /// Bounds each batch's total weight too, as `weigh` measures each item (bytes, say).
     ///
     /// Besides the count and the deadline, a batch is yielded when the next item would take
@@ -88,7 +105,7 @@ impl<S: Stream, C: Clock> Batch<S, C> {
     ///     vec![vec!["alpha", "beta"], vec!["gamma"], vec!["a-very-long-line"], vec!["end"]]
     /// );
     /// ```
-    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> Batch<S, C, Weighted<F>>
+    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> Batch<S, C, Weighted<F>, O>
     where
         F: FnMut(&S::Item) -> usize,
     {
@@ -96,23 +113,69 @@ impl<S: Stream, C: Clock> Batch<S, C> {
             stream: self.stream,
             state: self.state.with_weigher(Weighted { max_weight, weigh }),
             engine: self.engine,
+            output: PhantomData,
         }
     }
 }
 
 impl<S: Stream, C: Clock, W: Weigh<S::Item>> Batch<S, C, W> {
+    /// Yields each batch as a [`Flushed`]: its items, why it left ([`FlushReason`]: full,
+    /// weight, deadline, paused, end) and when its first item arrived (the instant its
+    /// deadline counts from), by the adapter's clock. Without this call the reason is not
+    /// kept, and costs nothing.
+    ///
+    /// With a zero `max_latency`, the clock is read for each batch's first item (which a
+    /// plain zero-latency batch does without).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::{FlushReason, StreamzExt};
+    ///
+    /// let batches: Vec<_> = block_on(
+    ///     stream::iter(1..=5)
+    ///         .batch(2, Duration::from_secs(1))
+    ///         .with_reasons()
+    ///         .collect(),
+    /// );
+    /// let reasons: Vec<FlushReason> = batches.iter().map(|b| b.reason).collect();
+    /// assert_eq!(
+    ///     reasons,
+    ///     [FlushReason::Full, FlushReason::Full, FlushReason::End]
+    /// );
+    /// assert_eq!(batches[2].items, vec![5]);
+    /// ```
+    pub fn with_reasons(mut self) -> Batch<S, C, W, Flushed<S::Item>> {
+        self.state.records_opening = true;
+        Batch {
+            stream: self.stream,
+            state: self.state,
+            engine: self.engine,
+            output: PhantomData,
+        }
+    }
+}
+
+impl<S, C, W, O> Batch<S, C, W, O>
+where
+    S: Stream,
+    C: Clock,
+    W: Weigh<S::Item>,
+    O: BatchOutput<S::Item>,
+{
     /// Replaces the clock, keeping every setting.
     ///
     /// Meant for use before the first poll. If called later, the pending items are kept, and
     /// the pending batch's deadline keeps the time it had left on the old clock: a deadline
     /// already reached acts at the next poll.
-    pub fn with_clock<C2: Clock>(self, clock: C2) -> Batch<S, C2, W> {
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Batch<S, C2, W, O> {
         let mut state = self.state;
         let engine = self.engine.with_clock(&mut state, clock);
         Batch {
             stream: self.stream,
             state,
             engine,
+            output: PhantomData,
         }
     }
 
@@ -122,7 +185,11 @@ impl<S: Stream, C: Clock, W: Weigh<S::Item>> Batch<S, C, W> {
     /// too, its items first.
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Item> {
         let this = self.project();
-        let mut items = this.engine.take_ready().unwrap_or_default();
+        let mut items = this
+            .engine
+            .take_ready()
+            .map(|f| f.items)
+            .unwrap_or_default();
         items.append(&mut this.state.take_pending());
         items
     }
@@ -133,17 +200,19 @@ impl<S: Stream, C: Clock, W: Weigh<S::Item>> Batch<S, C, W> {
 impl<S: TryStream> TryBatch<S> {
     #[track_caller]
     pub(crate) fn new(stream: S, max_size: usize, max_latency: Duration) -> Self {
+        let engine = Engine::new(SystemClock);
         TryBatch {
             stream,
-            state: BatchState::new(max_size, max_latency),
-            engine: Engine::new(SystemClock),
+            state: BatchState::new(max_size, max_latency, engine.last_reading()),
+            engine,
+            output: PhantomData,
         }
     }
 }
 
-impl<S: TryStream, C: Clock> TryBatch<S, C> {
+impl<S: TryStream, C: Clock, O: BatchOutput<S::Ok>> TryBatch<S, C, Unweighted, O> {
     /// Bounds each batch's total weight too: as [`Batch::max_weight`], for the `Ok` values.
-    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> TryBatch<S, C, Weighted<F>>
+    pub fn max_weight<F>(self, max_weight: usize, weigh: F) -> TryBatch<S, C, Weighted<F>, O>
     where
         F: FnMut(&S::Ok) -> usize,
     {
@@ -151,19 +220,40 @@ impl<S: TryStream, C: Clock> TryBatch<S, C> {
             stream: self.stream,
             state: self.state.with_weigher(Weighted { max_weight, weigh }),
             engine: self.engine,
+            output: PhantomData,
         }
     }
 }
 
 impl<S: TryStream, C: Clock, W: Weigh<S::Ok>> TryBatch<S, C, W> {
+    /// Yields each batch as a [`Flushed`], with why it left: as [`Batch::with_reasons`].
+    pub fn with_reasons(mut self) -> TryBatch<S, C, W, Flushed<S::Ok>> {
+        self.state.records_opening = true;
+        TryBatch {
+            stream: self.stream,
+            state: self.state,
+            engine: self.engine,
+            output: PhantomData,
+        }
+    }
+}
+
+impl<S, C, W, O> TryBatch<S, C, W, O>
+where
+    S: TryStream,
+    C: Clock,
+    W: Weigh<S::Ok>,
+    O: BatchOutput<S::Ok>,
+{
     /// Replaces the clock, keeping every setting: as [`Batch::with_clock`].
-    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryBatch<S, C2, W> {
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryBatch<S, C2, W, O> {
         let mut state = self.state;
         let engine = self.engine.with_clock(&mut state, clock);
         TryBatch {
             stream: self.stream,
             state,
             engine,
+            output: PhantomData,
         }
     }
 
@@ -174,7 +264,7 @@ impl<S: TryStream, C: Clock, W: Weigh<S::Ok>> TryBatch<S, C, W> {
     pub fn take_pending(self: Pin<&mut Self>) -> Vec<S::Ok> {
         let this = self.project();
         let mut items = match this.engine.take_ready() {
-            Some(Ok(items)) => items,
+            Some(Ok(flushed)) => flushed.items,
             Some(Err(e)) => {
                 this.engine.put_ready(Err(e));
                 Vec::new()
@@ -188,18 +278,21 @@ impl<S: TryStream, C: Clock, W: Weigh<S::Ok>> TryBatch<S, C, W> {
     inner_accessors!();
 }
 
-impl<S, C, W> Stream for Batch<S, C, W>
+impl<S, C, W, O> Stream for Batch<S, C, W, O>
 where
     S: Stream,
     C: Clock,
     W: Weigh<S::Item>,
+    O: BatchOutput<S::Item>,
 {
-    type Item = Vec<S::Item>;
+    type Item = O;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<O>> {
         let this = self.project();
-        this.engine
-            .poll(this.stream, this.state, cx, Ok, |batch| batch)
+        let out = this
+            .engine
+            .poll(this.stream, this.state, cx, Ok, |flushed| flushed);
+        out.map(|out| out.map(O::from_flushed))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -207,19 +300,22 @@ where
     }
 }
 
-impl<S, T, E, C, W> Stream for TryBatch<S, C, W>
+impl<S, T, E, C, W, O> Stream for TryBatch<S, C, W, O>
 where
     S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
     C: Clock,
     W: Weigh<T>,
+    O: BatchOutput<T>,
 {
-    type Item = Result<Vec<T>, E>;
+    type Item = Result<O, E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         // An error passes at once, touching nothing else.
-        this.engine
-            .poll(this.stream, this.state, cx, |item| item.map_err(Err), Ok)
+        let out = this
+            .engine
+            .poll(this.stream, this.state, cx, |item| item.map_err(Err), Ok);
+        out.map(|out| out.map(|out| out.map(O::from_flushed)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -227,29 +323,37 @@ where
     }
 }
 
-impl<S: Stream, C: Clock, W: Weigh<S::Item>> FusedStream for Batch<S, C, W> {
-    fn is_terminated(&self) -> bool {
-        self.engine.is_terminated(&self.state)
-    }
-}
-
-impl<S, T, E, C, W> FusedStream for TryBatch<S, C, W>
+impl<S, C, W, O> FusedStream for Batch<S, C, W, O>
 where
-    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    S: Stream,
     C: Clock,
-    W: Weigh<T>,
+    W: Weigh<S::Item>,
+    O: BatchOutput<S::Item>,
 {
     fn is_terminated(&self) -> bool {
         self.engine.is_terminated(&self.state)
     }
 }
 
-impl<S, C, W> fmt::Debug for Batch<S, C, W>
+impl<S, T, E, C, W, O> FusedStream for TryBatch<S, C, W, O>
+where
+    S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
+    C: Clock,
+    W: Weigh<T>,
+    O: BatchOutput<T>,
+{
+    fn is_terminated(&self) -> bool {
+        self.engine.is_terminated(&self.state)
+    }
+}
+
+impl<S, C, W, O> fmt::Debug for Batch<S, C, W, O>
 where
     S: Stream + fmt::Debug,
     S::Item: fmt::Debug,
     C: Clock + fmt::Debug,
     W: Weigh<S::Item>,
+    O: BatchOutput<S::Item>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Batch");
@@ -259,12 +363,13 @@ where
     }
 }
 
-impl<S, C, W> fmt::Debug for TryBatch<S, C, W>
+impl<S, C, W, O> fmt::Debug for TryBatch<S, C, W, O>
 where
     S: TryStream + fmt::Debug,
     S::Ok: fmt::Debug,
     C: Clock + fmt::Debug,
     W: Weigh<S::Ok>,
+    O: BatchOutput<S::Ok>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("TryBatch");
@@ -286,14 +391,23 @@ struct BatchState<T, W> {
     weigher: W,
     /// The total weight of the pending batch.
     weight: usize,
-    /// The pending batch must leave at once: an item too heavy to share a batch came after a
-    /// batch that was just yielded.
-    due: bool,
+    /// The pending batch must leave at once, for this reason: an item too heavy to share a
+    /// batch came after a batch that was just yielded (or a weigher panicked on the item that
+    /// filled the batch).
+    due: Option<FlushReason>,
+    /// When the pending batch's first item arrived (or, for a zero latency without
+    /// [`records_opening`](BatchState::records_opening), the latest instant known without a
+    /// reading).
+    opened: Instant,
+    /// The opening instant is wanted even without a deadline to count from it
+    /// ([`Batch::with_reasons`]).
+    records_opening: bool,
 }
 
 impl<T> BatchState<T, Unweighted> {
+    /// `origin`: any instant of the adapter's clock, for `opened` before the first batch.
     #[track_caller]
-    fn new(max_size: usize, max_latency: Duration) -> Self {
+    fn new(max_size: usize, max_latency: Duration, origin: Instant) -> Self {
         assert!(max_size > 0, "batch: `max_size` must be at least 1, got 0");
         BatchState {
             items: Vec::new(),
@@ -302,21 +416,33 @@ impl<T> BatchState<T, Unweighted> {
             deadline: None,
             weigher: Unweighted,
             weight: 0,
-            due: false,
+            due: None,
+            opened: origin,
+            records_opening: false,
         }
     }
 }
 
 impl<T, W> BatchState<T, W> {
-    /// A batch opens with an item arriving now: its deadline counts from that arrival. A
-    /// zero latency needs none (the batch leaves when the inner stream pauses).
-    fn open<C: Clock>(&mut self, at: &mut Arrival<'_, C>) {
-        self.open_at(self.timed().then(|| at.time()));
+    /// The arrival of an item that opens a batch: its deadline counts from it. A zero latency
+    /// needs none (the batch leaves when the inner stream pauses), so then no reading is
+    /// taken for it unless the opening instant is recorded.
+    fn arrival<C: Clock>(&self, at: &mut Arrival<'_, C>) -> Instant {
+        if self.timed() || self.records_opening {
+            at.time()
+        } else {
+            at.latest()
+        }
     }
 
-    /// A batch opens with an item that arrived at `arrival` (`None` for a zero latency).
-    fn open_at(&mut self, arrival: Option<Instant>) {
-        self.deadline = arrival.and_then(|t| engine::checked_deadline(t, self.max_latency));
+    /// A batch opens with an item that arrived at `arrival`.
+    fn open_at(&mut self, arrival: Instant) {
+        self.opened = arrival;
+        self.deadline = if self.timed() {
+            engine::checked_deadline(arrival, self.max_latency)
+        } else {
+            None
+        };
     }
 
     /// Whether batches have a deadline to count from their first item's arrival.
@@ -328,18 +454,28 @@ impl<T, W> BatchState<T, W> {
     /// allocated now, as large as this one: a steady source costs one allocation per batch,
     /// without reserving `max_size` up front, and memory stays bounded by the largest batch
     /// recently gathered.
-    fn flush(&mut self) -> Vec<T> {
+    fn flush(&mut self, reason: FlushReason) -> Flushed<T> {
         let capacity = self.items.len();
+        let items = mem::replace(&mut self.items, Vec::with_capacity(capacity));
+        self.close(items, reason)
+    }
+
+    /// The pending batch, as it leaves for `reason`; no batch is open after it.
+    fn close(&mut self, items: Vec<T>, reason: FlushReason) -> Flushed<T> {
         self.deadline = None;
         self.weight = 0;
-        self.due = false;
-        mem::replace(&mut self.items, Vec::with_capacity(capacity))
+        self.due = None;
+        Flushed {
+            items,
+            reason,
+            opened_at: self.opened,
+        }
     }
 
     fn take_pending(&mut self) -> Vec<T> {
         self.deadline = None;
         self.weight = 0;
-        self.due = false;
+        self.due = None;
         mem::take(&mut self.items)
     }
 
@@ -352,33 +488,36 @@ impl<T, W> BatchState<T, W> {
             weigher,
             weight: 0,
             due: self.due,
+            opened: self.opened,
+            records_opening: self.records_opening,
         }
     }
 }
 
 impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
     type Item = T;
-    type Output = Vec<T>;
+    type Output = Flushed<T>;
 
-    fn on_deadlines(&mut self, now: Instant) -> Option<Vec<T>> {
-        match self.deadline {
-            _ if self.due => Some(self.flush()),
-            Some(deadline) if now >= deadline => Some(self.flush()),
+    fn on_deadlines(&mut self, now: Instant) -> Option<Flushed<T>> {
+        match (self.due, self.deadline) {
+            (Some(reason), _) => Some(self.flush(reason)),
+            (None, Some(deadline)) if now >= deadline => Some(self.flush(FlushReason::Deadline)),
             _ => None,
         }
     }
 
     #[inline]
-    fn on_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
+    fn on_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Flushed<T>> {
         if W::ACTIVE {
             return self.on_weighed_item(item, at);
         }
         if self.items.is_empty() {
-            self.open(at);
+            let arrival = self.arrival(at);
+            self.open_at(arrival);
         }
         self.items.push(item);
         if self.items.len() >= self.max_size {
-            return Some(self.flush());
+            return Some(self.flush(FlushReason::Full));
         }
         None
     }
@@ -399,21 +538,22 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
         run.run(|item| items.push(item))
     }
 
-    fn on_idle(&mut self, _why: Idle) -> Option<Vec<T>> {
+    fn on_idle(&mut self, _why: Idle) -> Option<Flushed<T>> {
         // A zero latency never waits: whatever is gathered leaves when the inner stream pauses
         // or the budget runs out.
         if self.max_latency == Duration::ZERO && !self.items.is_empty() {
-            return Some(self.flush());
+            return Some(self.flush(FlushReason::Paused));
         }
         None
     }
 
-    fn on_end(&mut self) -> Option<Vec<T>> {
+    fn on_end(&mut self) -> Option<Flushed<T>> {
         // No batch follows the last one: nothing to allocate for it.
         if self.items.is_empty() {
             None
         } else {
-            Some(self.take_pending())
+            let items = mem::take(&mut self.items);
+            Some(self.close(items, FlushReason::End))
         }
     }
 
@@ -426,7 +566,7 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
     }
 
     fn due(&self) -> bool {
-        self.due
+        self.due.is_some()
     }
 
     fn calls_out(&self) -> bool {
@@ -437,6 +577,7 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
         if let Some(deadline) = self.deadline {
             self.deadline = engine::rebase(deadline, from, to);
         }
+        self.opened = engine::rebase(self.opened, from, to).unwrap_or(to);
     }
 
     fn size_hint(&self, (lower, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {
@@ -454,36 +595,47 @@ impl<T, W: Weigh<T>> BatchState<T, W> {
     /// `on_item` for weighted batches. The item joins the batch before it is weighed, so a
     /// weigher that panics loses nothing: the item stays in the batch, weightless, and a batch
     /// it filled is due at the next poll.
-    fn on_weighed_item<C: Clock>(&mut self, item: T, at: &mut Arrival<'_, C>) -> Option<Vec<T>> {
-        // The arrival, taken (as `open` takes it) before the weigher spends any time: this
-        // item opens a batch, or may open the next one.
+    fn on_weighed_item<C: Clock>(
+        &mut self,
+        item: T,
+        at: &mut Arrival<'_, C>,
+    ) -> Option<Flushed<T>> {
+        // The arrival, taken before the weigher spends any time: this item opens a batch, or
+        // may open the next one.
         let opens = self.items.is_empty();
-        let arrival = self.timed().then(|| at.time());
+        let arrival = self.arrival(at);
         if opens {
             self.open_at(arrival);
         }
         self.items.push(item);
-        self.due = self.items.len() >= self.max_size;
+        self.due = (self.items.len() >= self.max_size).then_some(FlushReason::Full);
         let weight = match self.items.last() {
             Some(item) => self.weigher.weigh(item),
             None => 0,
         };
-        self.due = false;
+        self.due = None;
         let max = self.weigher.max_weight();
         if !opens && self.weight.saturating_add(weight) > max {
             // The item would take the batch over its weight: the batch leaves without it, and
             // it opens the next one; if it is too heavy on its own, that one is due at once.
             let item = self.items.pop();
-            let out = self.flush();
+            let out = self.flush(FlushReason::Weight);
             self.items.extend(item);
             self.open_at(arrival);
             self.weight = weight;
-            self.due = weight > max || self.items.len() >= self.max_size;
+            self.due = if weight > max {
+                Some(FlushReason::Weight)
+            } else {
+                (self.items.len() >= self.max_size).then_some(FlushReason::Full)
+            };
             return Some(out);
         }
         self.weight = self.weight.saturating_add(weight);
-        if self.items.len() >= self.max_size || self.weight > max {
-            return Some(self.flush());
+        if self.items.len() >= self.max_size {
+            return Some(self.flush(FlushReason::Full));
+        }
+        if self.weight > max {
+            return Some(self.flush(FlushReason::Weight));
         }
         None
     }

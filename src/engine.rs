@@ -108,6 +108,11 @@ impl<C: Clock, O> Engine<C, O> {
         engine
     }
 
+    /// The latest reading of the clock (the first is taken as the engine is made).
+    pub(crate) fn last_reading(&self) -> Instant {
+        self.watch.last_reading()
+    }
+
     /// Takes the output waiting for the next call, if any.
     pub(crate) fn take_ready(&mut self) -> Option<O> {
         self.ready.take()

@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use futures::stream::{self, Stream};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use streamz::{
-    Batch, Debounce, ManualClock, SystemClock, Throttle, TryBatch, TryDebounce, TryThrottle,
+    Batch, Debounce, Flushed, ManualClock, SystemClock, Throttle, TryBatch, TryDebounce,
+    TryThrottle, Unweighted,
 };
 
 type Ready<T> = stream::Iter<std::vec::IntoIter<T>>;
@@ -55,6 +56,11 @@ macro_rules! check {
 #[test]
 fn batch_auto_traits() {
     check!(Batch, TryBatch);
+    // With reasons: the same as without.
+    type Why<T> = Flushed<T>;
+    assert_impl_all!(Batch<Ready<u8>, SystemClock, Unweighted, Why<u8>>: Send, Sync, Unpin);
+    assert_not_impl_any!(Batch<Ready<Rc<u8>>, SystemClock, Unweighted, Why<Rc<u8>>>: Send, Sync);
+    assert_not_impl_any!(Batch<Pinned, SystemClock, Unweighted, Why<u8>>: Unpin);
 }
 
 #[test]

@@ -5,12 +5,16 @@ mod support;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use streamz::testing::{Marbles, WakeCounter};
-use streamz::{assert_marbles, Batch, ManualClock, StreamzExt, TryStreamzExt};
-use support::{drive, ms, panic_site, source, Driver, End, Feed, Item, Source};
+use streamz::{
+    assert_marbles, Batch, FlushReason, Flushed, ManualClock, StreamzExt, TryStreamzExt,
+};
+use support::{
+    drive, ms, panic_site, poll_once, source, Driver, End, Feed, Item, Source, Timeline,
+};
 
 type BatchDriver<T> = Driver<Batch<Source<T>, ManualClock>>;
 
@@ -620,4 +624,154 @@ fn try_batch_take_pending_recovers_the_values_and_is_fused() {
     d.run();
     assert_eq!(d.take(), vec![Item(300, Ok(vec![3])), End(300)]);
     assert!(d.get().is_terminated());
+}
+
+/// A batch that came out with its reason: (time in ms, items, reason, opened at in ms).
+type Why<T> = (u64, Vec<T>, FlushReason, u64);
+
+/// The `Flushed` outputs of a driver, as [`Why`]s, its times counted from `start`.
+fn reasons<T>(events: Vec<support::Event<Flushed<T>>>, start: Instant) -> Vec<Why<T>> {
+    events
+        .into_iter()
+        .filter_map(|event| match event {
+            Item(t, flushed) => {
+                let opened = (flushed.opened_at - start).as_millis() as u64;
+                Some((t, flushed.items, flushed.reason, opened))
+            }
+            End(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn batch_with_reasons_tells_why_each_batch_left_and_when_it_opened() {
+    let (clock, feed, mut d) =
+        drive(|s, clock| s.batch(3, ms(100)).with_reasons().with_clock(clock));
+    let start = clock.now();
+    let events = d.play(
+        &feed,
+        Timeline::new()
+            .items([(0, 'a'), (0, 'b'), (0, 'c')])
+            .item(10, 'd')
+            .item(200, 'e')
+            .end(250)
+            .until(250),
+    );
+    assert_eq!(
+        reasons(events, start),
+        vec![
+            (0, vec!['a', 'b', 'c'], FlushReason::Full, 0),
+            (110, vec!['d'], FlushReason::Deadline, 10),
+            (250, vec!['e'], FlushReason::End, 200),
+        ]
+    );
+}
+
+#[test]
+fn batch_with_reasons_under_a_zero_latency_says_the_stream_paused() {
+    let (clock, feed, mut d) =
+        drive(|s, clock| s.batch(10, Duration::ZERO).with_reasons().with_clock(clock));
+    let start = clock.now();
+    let events = d.play(
+        &feed,
+        Timeline::new().items([(5, 1), (5, 2), (7, 3)]).until(10),
+    );
+    assert_eq!(
+        reasons(events, start),
+        vec![
+            (5, vec![1, 2], FlushReason::Paused, 5),
+            (7, vec![3], FlushReason::Paused, 7),
+        ]
+    );
+}
+
+#[test]
+fn batch_with_reasons_tells_a_batch_that_left_by_weight() {
+    let (clock, feed, mut d) = drive(|s, clock| {
+        s.batch(10, ms(100))
+            .max_weight(8, |line: &&str| line.len())
+            .with_reasons()
+            .with_clock(clock)
+    });
+    let start = clock.now();
+    let events = d.play(
+        &feed,
+        Timeline::new()
+            .items([(0, "aaaa"), (1, "bbbb"), (2, "cccc")])
+            .item(3, "a-line-over-8")
+            .end(4)
+            .until(4),
+    );
+    assert_eq!(
+        reasons(events, start),
+        vec![
+            // "cccc" would take the batch over 8: it opens the next one.
+            (2, vec!["aaaa", "bbbb"], FlushReason::Weight, 0),
+            (3, vec!["cccc"], FlushReason::Weight, 2),
+            // Too heavy on its own: it leaves alone, at the next poll.
+            (3, vec!["a-line-over-8"], FlushReason::Weight, 3),
+        ]
+    );
+}
+
+#[test]
+fn try_batch_with_reasons_passes_errors_and_tells_reasons() {
+    let (clock, feed, mut d) =
+        drive(|s, clock| s.try_batch(2, ms(50)).with_reasons().with_clock(clock));
+    let start = clock.now();
+    let events = d.play(
+        &feed,
+        Timeline::new()
+            .items([(0, Ok(1)), (1, Err("boom")), (2, Ok(2)), (3, Ok(3))])
+            .end(4)
+            .until(4),
+    );
+    let outputs: Vec<_> = events
+        .into_iter()
+        .filter_map(|event| match event {
+            Item(t, Ok(flushed)) => {
+                let opened = (flushed.opened_at - start).as_millis() as u64;
+                Some(Ok((t, flushed.items, flushed.reason, opened)))
+            }
+            Item(t, Err(e)) => Some(Err((t, e))),
+            End(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        vec![
+            Err((1, "boom")),
+            Ok((2, vec![1, 2], FlushReason::Full, 0)),
+            Ok((4, vec![3], FlushReason::End, 3)),
+        ]
+    );
+}
+
+#[test]
+fn batch_with_reasons_keeps_the_opening_instant_across_with_clock() {
+    // A batch opened 30 ms before the clock is replaced: it opened 30 ms before the new
+    // clock's now, and leaves 70 ms later by its deadline.
+    let old = ManualClock::new();
+    let (feed, input) = source();
+    let mut s = Box::pin(
+        input
+            .batch(10, ms(100))
+            .with_reasons()
+            .with_clock(old.clone()),
+    );
+    feed.push(1);
+    assert!(poll_once(&mut s).is_pending());
+    old.advance(ms(30));
+    let new = ManualClock::new();
+    let start = new.now();
+    let mut s = Box::pin(Pin::into_inner(s).with_clock(new.clone()));
+    assert!(poll_once(&mut s).is_pending());
+    new.advance(ms(70));
+    match poll_once(&mut s) {
+        Poll::Ready(Some(flushed)) => {
+            assert_eq!(flushed.reason, FlushReason::Deadline);
+            assert_eq!(flushed.opened_at + ms(30), start);
+        }
+        other => panic!("expected the batch, got {other:?}"),
+    }
 }

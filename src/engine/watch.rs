@@ -58,6 +58,11 @@ impl<C: Clock> Watch<C> {
         watch
     }
 
+    /// The latest reading of the clock.
+    pub(crate) fn last_reading(&self) -> Instant {
+        self.now
+    }
+
     /// Whether the alarm has fired, and that is not yet acted on.
     #[inline]
     pub(crate) fn fired(&self) -> bool {
