@@ -263,3 +263,69 @@ fn items_closer_than_2_us_take_their_time_from_the_timer_and_others_get_a_readin
         "{sparse} readings for 1000 items 3 µs apart"
     );
 }
+
+/// A clock whose timers fire only when polled: like a runtime's timers, which fire only when
+/// the runtime gets control, never while the task is busy inside `poll_next`. It keeps the
+/// default [`Clock::timer_resolution`] (`None`).
+#[derive(Debug, Clone)]
+struct Lazy(ManualClock);
+
+struct LazyTimer {
+    clock: ManualClock,
+    deadline: Instant,
+}
+
+impl Clock for Lazy {
+    type Timer = LazyTimer;
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> LazyTimer {
+        LazyTimer {
+            clock: self.0.clone(),
+            deadline,
+        }
+    }
+}
+
+impl Timer for LazyTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
+    fn poll_fired(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now() >= self.deadline {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_clock_that_does_not_say_its_timers_fire_while_busy_is_read_as_items_arrive() {
+    // Items come in fours: the first of each four takes 1 ms inside the source's `poll_next`,
+    // the other three no time at all. The first batch opens at 1 ms (item 0), so its
+    // deadline is 11 ms: item 40, the first to arrive then, leaves it. The timer cannot tell
+    // (it never fires on its own), so items that come densely must not be trusted to it.
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let source = stream::iter(0..1_000u32).map(move |i| {
+        if i % 4 == 0 {
+            ticking.advance(ms(1));
+        }
+        i
+    });
+    let mut batches = source.batch(10_000, ms(10)).with_clock(Lazy(clock));
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let first = loop {
+        match std::pin::Pin::new(&mut batches).poll_next(&mut cx) {
+            Poll::Ready(batch) => break batch,
+            Poll::Pending => {}
+        }
+    };
+    assert_eq!(first, Some((0..40).collect::<Vec<u32>>()));
+}
