@@ -20,9 +20,10 @@ use crate::clock::{Clock, Timer};
 /// deadline ([`timer_resolution`](Clock::timer_resolution) is `None`): its deadlines are as
 /// exact as on the other clocks, for about 25 ns per item.
 ///
-/// Choose it for tokio applications whose tests already use paused time; choose
-/// [`SystemClock`](crate::SystemClock) (the default) for code that must run on any executor,
-/// and [`ManualClock`](crate::ManualClock) for tests that step time by hand, on any executor.
+/// With the crate's `tokio` feature, the default [`SystemClock`](crate::SystemClock) does the
+/// same inside a tokio runtime. Choose `TokioClock` for adapters that must follow tokio's clock
+/// even when polled outside a runtime's context; [`ManualClock`](crate::ManualClock) for tests
+/// that step time by hand, on any executor.
 ///
 /// It needs a tokio runtime with time enabled, as tokio's own timers do: an adapter on this
 /// clock polled outside one panics at its first timer (the first time it waits for a

@@ -91,6 +91,7 @@ fn runs_on_futures_local_pool() {
 #[test]
 fn runs_on_tokio_current_thread() {
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap()
         .block_on(deadline_and_end());
@@ -100,10 +101,23 @@ fn runs_on_tokio_current_thread() {
 fn runs_on_tokio_multi_thread() {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_time()
         .build()
         .unwrap()
         .block_on(async { tokio::spawn(deadline_and_end()).await })
         .unwrap();
+}
+
+/// Without the `tokio` feature, the default clock's timers are futures-timer's, and a tokio
+/// runtime needs no time driver for them. (With the feature, the default clock uses tokio's
+/// timers inside a tokio runtime, which then needs one, as tokio's own timers do.)
+#[cfg(not(feature = "tokio"))]
+#[test]
+fn runs_on_tokio_without_its_time_driver() {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(deadline_and_end());
 }
 
 #[test]

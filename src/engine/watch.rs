@@ -43,8 +43,8 @@ impl<C: Clock> Watch<C> {
         let now = clock.now();
         let resolution = clock.timer_resolution();
         let mut watch = Watch {
-            resolution: resolution.map(|r| r.max(Duration::from_nanos(1))),
-            lag: resolution.unwrap_or(Duration::ZERO),
+            resolution: None,
+            lag: Duration::ZERO,
             clock,
             alarm: None,
             armed: None,
@@ -54,8 +54,15 @@ impl<C: Clock> Watch<C> {
             dense: false,
             arrival_read: None,
         };
-        watch.update_times();
+        watch.set_resolution(resolution);
         watch
+    }
+
+    /// Takes [`Clock::timer_resolution`] as the alarm's.
+    fn set_resolution(&mut self, resolution: Option<Duration>) {
+        self.resolution = resolution.map(|r| r.max(Duration::from_nanos(1)));
+        self.lag = resolution.unwrap_or(Duration::ZERO);
+        self.update_times();
     }
 
     /// The latest reading of the clock.
@@ -157,7 +164,12 @@ impl<C: Clock> Watch<C> {
     fn arm(&mut self, at: Instant) {
         match &mut self.alarm {
             Some(alarm) => alarm.arm(at),
-            None => self.alarm = Some(Alarm::new(self.clock.timer(at))),
+            None => {
+                self.alarm = Some(Alarm::new(self.clock.timer(at)));
+                // A clock may hand out another kind of timer where it is now (the default
+                // clock, inside a tokio runtime): take the resolution of the one it made.
+                self.set_resolution(self.clock.timer_resolution());
+            }
         }
         self.armed = Some(at);
         self.update_times();
