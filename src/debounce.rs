@@ -255,7 +255,7 @@ where
     S: Stream + fmt::Debug,
     S::Item: fmt::Debug,
     C: Clock + fmt::Debug,
-    D: DropHook<S::Item>,
+    D: DropHook<S::Item> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Debounce");
@@ -270,7 +270,7 @@ where
     S: TryStream + fmt::Debug,
     S::Ok: fmt::Debug,
     C: Clock + fmt::Debug,
-    D: DropHook<S::Ok>,
+    D: DropHook<S::Ok> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("TryDebounce");
@@ -369,11 +369,13 @@ impl<T, D> DebounceState<T, D> {
     fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
     where
         T: fmt::Debug,
+        D: fmt::Debug,
     {
         out.field("quiet", &self.quiet)
             .field("max_wait", &self.max_wait)
             .field("edge", &self.edge)
-            .field("pending", &self.pending);
+            .field("pending", &self.pending)
+            .field("on_drop", &self.hook);
     }
 }
 

@@ -223,7 +223,7 @@ where
     S: Stream + fmt::Debug,
     S::Item: fmt::Debug,
     C: Clock + fmt::Debug,
-    D: DropHook<S::Item>,
+    D: DropHook<S::Item> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Throttle");
@@ -238,7 +238,7 @@ where
     S: TryStream + fmt::Debug,
     S::Ok: fmt::Debug,
     C: Clock + fmt::Debug,
-    D: DropHook<S::Ok>,
+    D: DropHook<S::Ok> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("TryThrottle");
@@ -299,11 +299,13 @@ impl<T, D> ThrottleState<T, D> {
     fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>)
     where
         T: fmt::Debug,
+        D: fmt::Debug,
     {
         out.field("period", &self.period)
             .field("edge", &self.edge)
             .field("window", &self.window)
-            .field("pending", &self.pending);
+            .field("pending", &self.pending)
+            .field("on_drop", &self.hook);
     }
 }
 

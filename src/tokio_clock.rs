@@ -21,9 +21,9 @@ use crate::clock::{Clock, Timer};
 /// exact as on the other clocks, for about 25 ns per item.
 ///
 /// With the crate's `tokio` feature, the default [`SystemClock`](crate::SystemClock) does the
-/// same inside a tokio runtime. Choose `TokioClock` for adapters that must follow tokio's clock
-/// even when polled outside a runtime's context; [`ManualClock`](crate::ManualClock) for tests
-/// that step time by hand, on any executor.
+/// same inside a tokio runtime, and falls back to real time and `futures-timer` outside one.
+/// Choose `TokioClock` to make tokio's time explicit, with no fallback;
+/// [`ManualClock`](crate::ManualClock) for tests that step time by hand, on any executor.
 ///
 /// It needs a tokio runtime with time enabled, as tokio's own timers do: an adapter on this
 /// clock polled outside one panics at its first timer (the first time it waits for a

@@ -216,6 +216,28 @@ fn take_pending_takes_a_batch_waiting_for_the_next_poll() {
     assert_eq!(pending, vec![9], "hint {hint:?}");
 }
 
+#[test]
+fn try_batch_take_pending_leaves_an_error_waiting_for_the_next_poll() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (feed, input) = source::<Result<u32, &str>>();
+    let mut s = Box::pin(input.try_batch(10, ms(10)).with_clock(clock.clone()));
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    feed.push(Ok(1));
+    assert!(s.as_mut().poll_next(&mut cx).is_pending());
+    // The deadline passes while the error is produced: the batch comes first, and the error
+    // waits for the next poll.
+    feed.push_busy(Err("e"), &clock, start + ms(20));
+    feed.push(Ok(2));
+    assert_eq!(
+        s.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(Ok(vec![1])))
+    );
+    assert_eq!(s.as_mut().take_pending(), Vec::<u32>::new());
+    assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(Some(Err("e"))));
+}
+
 // ---------- D. dense mode across budget gaps (expected to hold)
 
 #[test]

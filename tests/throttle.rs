@@ -290,6 +290,9 @@ fn throttle_debug_accessors() {
     let text = format!("{s:?}");
     assert!(text.starts_with("Throttle"), "{text}");
     assert!(text.contains("edge: Both"), "{text}");
+    assert!(text.contains("on_drop: Discard"), "{text}");
+    let hooked = format!("{:?}", stream::iter([1]).throttle(ms(5)).on_drop(|_| {}));
+    assert!(hooked.contains("on_drop: OnDrop(..)"), "{hooked}");
     assert_eq!(s.get_ref().size_hint(), (3, Some(3)));
     assert_eq!(futures::executor::block_on(s.get_mut().next()), Some(1));
     assert_eq!(
