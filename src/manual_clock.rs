@@ -214,9 +214,9 @@ impl Timer for ManualTimer {
 
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut timeline = self.clock.lock();
-        let now = timeline.now;
         match timeline.timers.get_mut(&self.id) {
-            Some(slot) if !slot.fired && slot.deadline > now => {
+            // (A timer whose deadline is reached is fired: as it is armed, or by `advance`.)
+            Some(slot) if !slot.fired => {
                 match &mut slot.waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}
                     waker => *waker = Some(cx.waker().clone()),

@@ -86,6 +86,19 @@ fn manual_timer_deadline_is_inclusive_and_can_be_rearmed() {
 }
 
 #[test]
+fn manual_timer_wakes_the_waker_of_its_latest_poll() {
+    let clock = ManualClock::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let first = Waker::from(Arc::new(Named("first", log.clone())));
+    let second = Waker::from(Arc::new(Named("second", log.clone())));
+    let mut timer = clock.timer(clock.now() + ms(10));
+    assert_eq!(poll(&mut timer, &first), Poll::Pending);
+    assert_eq!(poll(&mut timer, &second), Poll::Pending);
+    clock.advance(ms(10));
+    assert_eq!(*log.lock().unwrap(), vec!["second"]);
+}
+
+#[test]
 fn manual_timer_drop_unregisters_it() {
     let clock = ManualClock::new();
     let timer = clock.timer(clock.now() + ms(10));
