@@ -7,9 +7,9 @@
 //! (README, "Timing precision"). The consumer records `Instant::now()` as each output comes
 //! out of `next().await`: its *receipt*. Shapes: `N` fast items then slow ones (N in 50, 100,
 //! 1000, 100 000; slow items of 100 µs, 1 ms, 5 ms); alternating bursts (1000 fast, then 10
-//! slow of 1 ms, over and over); slow then fast (50 items of 1 ms, then fast ones). A run stops once a few outputs
-//! ([`AFTER_CHANGE`]) have been received after the pace change, or [`SLOW_PHASE`] after it
-//! (alternating bursts: only the latter).
+//! slow of 1 ms, over and over); slow then fast (50 items of 1 ms, then fast ones). A run
+//! stops once a few outputs ([`AFTER_CHANGE`]) have been received after the pace change, or
+//! [`SLOW_PHASE`] after it (alternating bursts: only the latter).
 //!
 //! From the recorded arrivals, a plain reference computes when each output was due:
 //! - `batch(10_000, 10ms)`: a batch is due at the arrival of its first item + 10 ms. *late* =
