@@ -18,9 +18,14 @@ use pin_project::pin_project;
 use crate::clock::Clock;
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
 use crate::flushed::{BatchOutput, FlushReason, Flushed};
+use crate::keyed::{Key, PerKey};
 use crate::macros::inner_accessors;
 use crate::system_clock::SystemClock;
 use crate::weigh::{Unweighted, Weigh, Weighted};
+
+mod by_key;
+
+pub use by_key::{BatchBy, TryBatchBy};
 
 /// Stream for the [`batch`](crate::StreamzExt::batch) method.
 ///
@@ -402,6 +407,9 @@ struct BatchState<T, W> {
     /// The opening instant is wanted even without a deadline to count from it
     /// ([`Batch::with_reasons`]).
     records_opening: bool,
+    /// A flush allocates the next batch's `Vec` (false for a key of a keyed batch, which is
+    /// forgotten once flushed).
+    refill: bool,
 }
 
 impl<T> BatchState<T, Unweighted> {
@@ -419,6 +427,7 @@ impl<T> BatchState<T, Unweighted> {
             due: None,
             opened: origin,
             records_opening: false,
+            refill: true,
         }
     }
 }
@@ -455,7 +464,7 @@ impl<T, W> BatchState<T, W> {
     /// without reserving `max_size` up front, and memory stays bounded by the largest batch
     /// recently gathered.
     fn flush(&mut self, reason: FlushReason) -> Flushed<T> {
-        let capacity = self.items.len();
+        let capacity = if self.refill { self.items.len() } else { 0 };
         let items = mem::replace(&mut self.items, Vec::with_capacity(capacity));
         self.close(items, reason)
     }
@@ -490,7 +499,47 @@ impl<T, W> BatchState<T, W> {
             due: self.due,
             opened: self.opened,
             records_opening: self.records_opening,
+            refill: self.refill,
         }
+    }
+}
+
+impl<T, K: Clone> PerKey<K> for BatchState<T, Unweighted> {
+    type Labeled = (K, Flushed<T>);
+
+    fn label(key: Key<'_, K>, out: Flushed<T>) -> (K, Flushed<T>) {
+        (key.into_owned(), out)
+    }
+
+    fn fresh(&self, origin: Instant) -> Self {
+        BatchState {
+            items: Vec::new(),
+            max_size: self.max_size,
+            max_latency: self.max_latency,
+            deadline: None,
+            weigher: Unweighted,
+            weight: 0,
+            due: None,
+            opened: origin,
+            records_opening: self.records_opening,
+            refill: false,
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.items.is_empty() && self.due.is_none()
+    }
+
+    fn evict(&mut self) -> Option<Flushed<T>> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let items = mem::take(&mut self.items);
+        Some(self.close(items, FlushReason::MaxKeys))
+    }
+
+    fn acts_on_idle(&self) -> bool {
+        self.max_latency == Duration::ZERO
     }
 }
 

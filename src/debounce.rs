@@ -14,11 +14,16 @@ use futures_core::stream::{FusedStream, Stream, TryStream};
 use pin_project::pin_project;
 
 use crate::clock::Clock;
-use crate::drop_hook::{Discard, DropHook, OnDrop};
+use crate::drop_hook::{Discard, DropHook, OnDrop, Stash};
 use crate::edge::{self, Edge};
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::keyed::{Key, PerKey};
 use crate::macros::inner_accessors;
 use crate::system_clock::SystemClock;
+
+mod by_key;
+
+pub use by_key::{DebounceBy, TryDebounceBy};
 
 /// Stream for the [`debounce`](crate::StreamzExt::debounce) method.
 ///
@@ -499,5 +504,43 @@ impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
             0
         };
         (lower, upper.and_then(|upper| upper.checked_add(pending)))
+    }
+}
+
+impl<T, K> PerKey<K> for DebounceState<T, Stash<T>> {
+    type Labeled = T;
+
+    fn label(_key: Key<'_, K>, out: T) -> T {
+        out
+    }
+
+    fn fresh(&self, _origin: Instant) -> Self {
+        DebounceState {
+            quiet: self.quiet,
+            max_wait: self.max_wait,
+            edge: self.edge,
+            quiet_since: None,
+            passes_all: self.passes_all,
+            run_end: None,
+            run_over: false,
+            pending: None,
+            hook: Stash(None),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.quiet_since.is_none() && self.run_end.is_none() && self.pending.is_none()
+    }
+
+    fn evict(&mut self) -> Option<T> {
+        self.end_quiet()
+    }
+
+    fn take_dropped(&mut self) -> Option<T> {
+        self.hook.0.take()
+    }
+
+    fn acts_on_idle(&self) -> bool {
+        self.quiet == Duration::ZERO
     }
 }

@@ -44,3 +44,15 @@ impl<T, F: FnMut(T)> DropHook<T> for OnDrop<F> {
         (self.0)(item)
     }
 }
+
+/// The drop hook of one key's state in a keyed adapter: it keeps the item its state dropped
+/// until the adapter hands it to the user's hook (a state drops at most one item per call).
+pub(crate) struct Stash<T>(pub(crate) Option<T>);
+
+impl<T> DropHook<T> for Stash<T> {
+    #[inline]
+    fn dropped(&mut self, item: T) {
+        let earlier = self.0.replace(item);
+        debug_assert!(earlier.is_none(), "a state dropped two items in one call");
+    }
+}

@@ -313,7 +313,7 @@ impl<C: Clock, O> Engine<C, O> {
     fn wait<M: Machine>(
         &mut self,
         machine: &mut M,
-        at: Instant,
+        mut at: Instant,
         cx: &mut Context<'_>,
         wrap: &impl Fn(M::Output) -> O,
     ) -> Poll<Option<O>> {
@@ -325,14 +325,26 @@ impl<C: Clock, O> Engine<C, O> {
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
             }
-            if now >= at {
-                // `wake_at` promised an output at `at`. Should a machine break that promise,
-                // look again on the next poll rather than hang.
-                debug_assert!(false, "a machine yielded nothing at its wake_at deadline");
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            // An earlier arming fired, or the deadline yielded nothing after all (a keyed
+            // machine wakes for every key's deadline): wait for the next one, if any.
+            match machine.wake_at() {
+                Some(next) if next > now => at = next,
+                Some(_) => {
+                    // A deadline reached that yields nothing and stays: look again on the
+                    // next poll rather than hang.
+                    debug_assert!(false, "a machine kept a reached deadline");
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                None if self.done => {
+                    self.watch.release();
+                    return Poll::Ready(None);
+                }
+                None => {
+                    self.watch.unregister();
+                    return Poll::Pending;
+                }
             }
-            // An earlier arming fired: arm for `at`.
         }
     }
 }

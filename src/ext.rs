@@ -1,12 +1,13 @@
 //! [`StreamzExt`] and [`TryStreamzExt`]: the methods that build every adapter.
 
+use std::hash::Hash;
 use std::time::Duration;
 
 use futures_core::stream::{Stream, TryStream};
 
-use crate::batch::{Batch, TryBatch};
-use crate::debounce::{Debounce, TryDebounce};
-use crate::throttle::{Throttle, TryThrottle};
+use crate::batch::{Batch, BatchBy, TryBatch, TryBatchBy};
+use crate::debounce::{Debounce, DebounceBy, TryDebounce, TryDebounceBy};
+use crate::throttle::{Throttle, ThrottleBy, TryThrottle, TryThrottleBy};
 
 /// Time-aware adapters for every [`Stream`].
 ///
@@ -212,6 +213,145 @@ pub trait StreamzExt: Stream {
     {
         Debounce::new(self, quiet)
     }
+
+    /// Like [`batch`](StreamzExt::batch), with a batch of its own for each key:
+    /// `key_fn(&item)` picks the key, and each batch comes out as `(key, items)`.
+    ///
+    /// Per key, the rules are exactly those of `batch`: a key's batch opens at its first item,
+    /// and leaves when it holds `max_size` items, when `max_latency` has passed since it
+    /// opened, or when the inner stream ends. The output is what splitting the input by key,
+    /// batching each part on its own and merging the results in time order would give. When
+    /// several keys' deadlines have passed by the same check, their batches come out in
+    /// deadline order, ties broken by the arrival of their first items; at the end of the
+    /// inner stream, every pending batch leaves in that order too.
+    ///
+    /// All keys share one timer, armed for the earliest deadline of all, and checked before
+    /// every poll of the inner stream: every key whose deadline has passed is served before
+    /// another item is taken. Deadlines are kept in a binary heap, so the cost per item grows
+    /// with the logarithm of the number of keys. A key is forgotten as soon as its batch
+    /// leaves: memory follows the keys that hold a batch. [`max_keys`](BatchBy::max_keys)
+    /// bounds them.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `max_size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// let lines = stream::iter([("db", 1), ("web", 2), ("db", 3), ("db", 4), ("web", 5)]);
+    /// let batches: Vec<(&str, Vec<(&str, u32)>)> = block_on(
+    ///     lines
+    ///         .batch_by(|line| line.0, 2, Duration::from_secs(1))
+    ///         .collect(),
+    /// );
+    /// assert_eq!(
+    ///     batches,
+    ///     vec![
+    ///         ("db", vec![("db", 1), ("db", 3)]),
+    ///         ("web", vec![("web", 2), ("web", 5)]),
+    ///         ("db", vec![("db", 4)]),
+    ///     ]
+    /// );
+    /// ```
+    #[track_caller]
+    fn batch_by<K, F>(
+        self,
+        key_fn: F,
+        max_size: usize,
+        max_latency: Duration,
+    ) -> BatchBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Item) -> K,
+    {
+        BatchBy::new(self, key_fn, max_size, max_latency)
+    }
+
+    /// Like [`throttle`](StreamzExt::throttle), with a window of its own for each key:
+    /// `key_fn(&item)` picks the key, and each key passes at most one item per `period`.
+    ///
+    /// Per key, the rules are exactly those of `throttle`, with the same
+    /// [`edge`](ThrottleBy::edge) and [`on_drop`](ThrottleBy::on_drop). The output is what
+    /// splitting the input by key, throttling each part on its own and merging the results in
+    /// time order would give; trailing items of several keys whose windows ended by the same
+    /// check come out in the order of the window ends, ties broken by the arrival of the item
+    /// that opened each key's window.
+    ///
+    /// All keys share one timer, checked before every poll of the inner stream. A key is
+    /// forgotten when its window ends with nothing pending: memory follows the keys with an
+    /// open window. The task may be woken at a window's end only to forget its key.
+    /// [`max_keys`](ThrottleBy::max_keys) bounds the keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// // At most one alert per user per minute.
+    /// let alerts = stream::iter([("ann", 1), ("bob", 2), ("ann", 3), ("bob", 4), ("cy", 5)]);
+    /// let sent: Vec<(&str, u32)> = block_on(
+    ///     alerts
+    ///         .throttle_by(|alert| alert.0, Duration::from_secs(60))
+    ///         .collect(),
+    /// );
+    /// assert_eq!(sent, vec![("ann", 1), ("bob", 2), ("cy", 5)]);
+    /// ```
+    fn throttle_by<K, F>(self, key_fn: F, period: Duration) -> ThrottleBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Item) -> K,
+    {
+        ThrottleBy::new(self, key_fn, period)
+    }
+
+    /// Like [`debounce`](StreamzExt::debounce), with a quiet period of its own for each key:
+    /// `key_fn(&item)` picks the key, and each key's burst comes out as its latest item.
+    ///
+    /// Per key, the rules are exactly those of `debounce`, with the same
+    /// [`edge`](DebounceBy::edge), [`max_wait`](DebounceBy::max_wait) and
+    /// [`on_drop`](DebounceBy::on_drop). The output is what splitting the input by key,
+    /// debouncing each part on its own and merging the results in time order would give;
+    /// items of several keys whose quiet periods ended by the same check come out in the
+    /// order of those ends, ties broken by the arrival of the first item of each key's run.
+    /// At the end of the inner stream, every pending item leaves at once, in that order.
+    ///
+    /// All keys share one timer, checked before every poll of the inner stream. A key is
+    /// forgotten when its quiet period ends: memory follows the keys whose quiet period runs.
+    /// [`max_keys`](DebounceBy::max_keys) bounds them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::StreamzExt;
+    ///
+    /// // File events: the latest event of each path's burst.
+    /// let events = stream::iter([("a.txt", 1), ("b.txt", 2), ("a.txt", 3), ("a.txt", 4)]);
+    /// let out: Vec<(&str, u32)> = block_on(
+    ///     events
+    ///         .debounce_by(|event| event.0, Duration::from_millis(50))
+    ///         .collect(),
+    /// );
+    /// assert_eq!(out, vec![("b.txt", 2), ("a.txt", 4)]);
+    /// ```
+    fn debounce_by<K, F>(self, key_fn: F, quiet: Duration) -> DebounceBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Item) -> K,
+    {
+        DebounceBy::new(self, key_fn, quiet)
+    }
 }
 
 impl<S: Stream + ?Sized> StreamzExt for S {}
@@ -311,6 +451,66 @@ pub trait TryStreamzExt: TryStream {
         Self: Sized,
     {
         TryDebounce::new(self, quiet)
+    }
+
+    /// Like [`batch_by`](StreamzExt::batch_by), for a stream of `Result`s: `Ok` values are
+    /// batched by key, and each `Err` is yielded at once, changing nothing else (as in
+    /// [`try_batch`](TryStreamzExt::try_batch)).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `max_size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{executor::block_on, stream, StreamExt};
+    /// use streamz::TryStreamzExt;
+    ///
+    /// let input = stream::iter(vec![Ok(1), Ok(2), Err("bad"), Ok(3)]);
+    /// let out: Vec<Result<(bool, Vec<i32>), &str>> = block_on(
+    ///     input
+    ///         .try_batch_by(|n| n % 2 == 0, 10, Duration::from_secs(1))
+    ///         .collect(),
+    /// );
+    /// assert_eq!(out, vec![Err("bad"), Ok((false, vec![1, 3])), Ok((true, vec![2]))]);
+    /// ```
+    #[track_caller]
+    fn try_batch_by<K, F>(
+        self,
+        key_fn: F,
+        max_size: usize,
+        max_latency: Duration,
+    ) -> TryBatchBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Ok) -> K,
+    {
+        TryBatchBy::new(self, key_fn, max_size, max_latency)
+    }
+
+    /// Like [`throttle_by`](StreamzExt::throttle_by), for a stream of `Result`s: `Ok` values
+    /// are throttled by key, and each `Err` is yielded at once, changing nothing else.
+    fn try_throttle_by<K, F>(self, key_fn: F, period: Duration) -> TryThrottleBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Ok) -> K,
+    {
+        TryThrottleBy::new(self, key_fn, period)
+    }
+
+    /// Like [`debounce_by`](StreamzExt::debounce_by), for a stream of `Result`s: `Ok` values
+    /// are debounced by key, and each `Err` is yielded at once, changing nothing else.
+    fn try_debounce_by<K, F>(self, key_fn: F, quiet: Duration) -> TryDebounceBy<Self, K, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        F: FnMut(&Self::Ok) -> K,
+    {
+        TryDebounceBy::new(self, key_fn, quiet)
     }
 }
 

@@ -35,6 +35,9 @@ pub enum FlushReason {
     Paused,
     /// The inner stream ended.
     End,
+    /// A keyed batch ([`batch_by`](crate::StreamzExt::batch_by)) reached its `max_keys` bound
+    /// as a new key arrived, and this key's batch had the earliest deadline.
+    MaxKeys,
 }
 
 /// What a batch adapter yields for each batch: its items (`Vec<T>`, the default), or a

@@ -16,6 +16,7 @@ mod edge;
 mod engine;
 mod ext;
 mod flushed;
+mod keyed;
 mod macros;
 mod manual_clock;
 mod system_clock;
@@ -28,16 +29,16 @@ mod weigh;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
-pub use batch::{Batch, TryBatch};
+pub use batch::{Batch, BatchBy, TryBatch, TryBatchBy};
 pub use clock::{Clock, Timer};
-pub use debounce::{Debounce, TryDebounce};
+pub use debounce::{Debounce, DebounceBy, TryDebounce, TryDebounceBy};
 pub use drop_hook::{Discard, DropHook, OnDrop};
 pub use edge::Edge;
 pub use ext::{StreamzExt, TryStreamzExt};
 pub use flushed::{BatchOutput, FlushReason, Flushed};
 pub use manual_clock::{ManualClock, ManualTimer};
 pub use system_clock::{SystemClock, SystemTimer};
-pub use throttle::{Throttle, TryThrottle};
+pub use throttle::{Throttle, ThrottleBy, TryThrottle, TryThrottleBy};
 #[cfg(feature = "tokio")]
 pub use tokio_clock::{TokioClock, TokioTimer};
 pub use weigh::{Unweighted, Weigh, Weighted};

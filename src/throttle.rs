@@ -13,11 +13,16 @@ use futures_core::stream::{FusedStream, Stream, TryStream};
 use pin_project::pin_project;
 
 use crate::clock::Clock;
-use crate::drop_hook::{Discard, DropHook, OnDrop};
+use crate::drop_hook::{Discard, DropHook, OnDrop, Stash};
 use crate::edge::{self, Edge};
 use crate::engine::{self, Arrival, Engine, Idle, Machine, Run};
+use crate::keyed::{Key, PerKey};
 use crate::macros::inner_accessors;
 use crate::system_clock::SystemClock;
+
+mod by_key;
+
+pub use by_key::{ThrottleBy, TryThrottleBy};
 
 /// Stream for the [`throttle`](crate::StreamzExt::throttle) method.
 ///
@@ -408,5 +413,40 @@ impl<T, D: DropHook<T>> Machine for ThrottleState<T, D> {
             0
         };
         (lower, upper.and_then(|upper| upper.checked_add(pending)))
+    }
+}
+
+impl<T, K> PerKey<K> for ThrottleState<T, Stash<T>> {
+    type Labeled = T;
+
+    fn label(_key: Key<'_, K>, out: T) -> T {
+        out
+    }
+
+    fn fresh(&self, _origin: Instant) -> Self {
+        ThrottleState {
+            period: self.period,
+            edge: self.edge,
+            window: Window::Closed,
+            pending: None,
+            hook: Stash(None),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.window == Window::Closed && self.pending.is_none()
+    }
+
+    fn evict(&mut self) -> Option<T> {
+        self.window = Window::Closed;
+        self.pending.take()
+    }
+
+    fn take_dropped(&mut self) -> Option<T> {
+        self.hook.0.take()
+    }
+
+    fn acts_on_idle(&self) -> bool {
+        false
     }
 }

@@ -1,0 +1,514 @@
+//! The machine of the keyed adapters (`batch_by`, `throttle_by`, `debounce_by`): one plain
+//! machine per active key, every key's deadline in one heap, and one alarm for them all.
+//!
+//! How it keeps the plain rules per key:
+//! - Each active key has its own state, made from a *template* with the adapter's settings:
+//!   the very machine of the plain adapter ([`PerKey`]), so per key the rules are the plain
+//!   ones. A key whose state holds nothing and runs no window is forgotten.
+//! - Every active key has one live entry in a binary heap, ordered by its deadline (a key
+//!   without one comes last), then by when its state opened (the arrival of its first item).
+//!   An entry may lie *earlier* than the key's deadline (a debounce's quiet period moved on):
+//!   when it comes up, it is put back at the deadline, so keys are still served in deadline
+//!   order; a key whose deadline moves on therefore costs one heap operation per deadline, not
+//!   per item. Entries of forgotten keys are skipped as they come up (lazy deletion).
+//! - The engine sees one machine: its next deadline is the heap's first, so its one alarm is
+//!   armed for the earliest deadline of all keys, and every key whose deadline has passed is
+//!   served before the next inner poll. Outputs wait in a queue, in time order, and are
+//!   yielded one per call; while any waits, the inner stream is not polled.
+
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::hash::Hash;
+use std::time::Instant;
+
+use crate::clock::Clock;
+use crate::drop_hook::DropHook;
+use crate::engine::{Arrival, Idle, Machine, Run};
+
+/// A key handed to [`PerKey::label`]: moved out of a key that was just forgotten, or
+/// borrowed from one that stays.
+pub(crate) enum Key<'a, K> {
+    Gone(K),
+    Kept(&'a K),
+}
+
+impl<K: Clone> Key<'_, K> {
+    pub(crate) fn into_owned(self) -> K {
+        match self {
+            Key::Gone(key) => key,
+            Key::Kept(key) => key.clone(),
+        }
+    }
+}
+
+/// What a plain machine adds to serve one key of a keyed adapter.
+pub(crate) trait PerKey<K>: Machine + Sized {
+    /// What the keyed adapter's engine gets for an output of this key.
+    type Labeled;
+
+    /// Makes the keyed output (with the key, for batches; without, for the others).
+    fn label(key: Key<'_, K>, out: Self::Output) -> Self::Labeled;
+
+    /// A new key's state, with this one's settings; `origin` is any instant of the clock.
+    fn fresh(&self, origin: Instant) -> Self;
+
+    /// The state holds nothing and runs no window: the key may be forgotten.
+    fn is_idle(&self) -> bool;
+
+    /// The keys bound is reached and this key goes: what it still holds, handed out now.
+    fn evict(&mut self) -> Option<Self::Output>;
+
+    /// The item the latest call dropped, if any, for the user's drop hook.
+    fn take_dropped(&mut self) -> Option<Self::Item> {
+        None
+    }
+
+    /// Whether a pause or a spent budget can make the state yield (zero durations).
+    fn acts_on_idle(&self) -> bool;
+}
+
+/// Where a key stands in the heap: at its deadline, or last for a key without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum When {
+    At(Instant),
+    Never,
+}
+
+impl When {
+    fn of(deadline: Option<Instant>) -> When {
+        deadline.map_or(When::Never, When::At)
+    }
+}
+
+/// A heap entry: the key in `slot`, whose state opened as the `opened`-th.
+#[derive(PartialEq, Eq)]
+struct Entry {
+    when: When,
+    opened: u64,
+    slot: u32,
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // `BinaryHeap` is a max-heap: the earliest entry is the greatest.
+        (other.when, other.opened, other.slot).cmp(&(self.when, self.opened, self.slot))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One active key.
+struct Slot<K, M> {
+    key: K,
+    state: M,
+    /// The order in which this key's state opened, among all keys (the tie-break).
+    opened: u64,
+    /// Where this key's live heap entry stands (at or before its deadline), if it has one.
+    queued: Option<When>,
+}
+
+/// The machine of a keyed adapter: `M` per key, `F` makes the keys, `D` takes dropped items.
+pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
+    key_fn: F,
+    /// The settings every new key's state starts from.
+    pub(crate) template: M,
+    hook: D,
+    max_keys: usize,
+    index: HashMap<K, u32>,
+    slots: Vec<Option<Slot<K, M>>>,
+    free: Vec<u32>,
+    heap: BinaryHeap<Entry>,
+    out: VecDeque<M::Labeled>,
+    opened: u64,
+}
+
+impl<K, M, F, D> Keyed<K, M, F, D>
+where
+    K: Hash + Eq + Clone,
+    M: PerKey<K>,
+    F: FnMut(&M::Item) -> K,
+    D: DropHook<M::Item>,
+{
+    pub(crate) fn new(key_fn: F, template: M, hook: D) -> Self {
+        Keyed {
+            key_fn,
+            template,
+            hook,
+            max_keys: usize::MAX,
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            out: VecDeque::new(),
+            opened: 0,
+        }
+    }
+
+    /// Sets the keys bound (see the adapters' `max_keys`).
+    #[track_caller]
+    pub(crate) fn set_max_keys(&mut self, max_keys: usize, adapter: &str) {
+        assert!(
+            max_keys > 0,
+            "{}: `max_keys` must be at least 1, got 0",
+            adapter
+        );
+        self.max_keys = max_keys;
+    }
+
+    /// The same machine with another drop hook.
+    pub(crate) fn with_hook<D2: DropHook<M::Item>>(self, hook: D2) -> Keyed<K, M, F, D2> {
+        Keyed {
+            key_fn: self.key_fn,
+            template: self.template,
+            hook,
+            max_keys: self.max_keys,
+            index: self.index,
+            slots: self.slots,
+            free: self.free,
+            heap: self.heap,
+            out: self.out,
+            opened: self.opened,
+        }
+    }
+
+    /// Applies a change of settings to the template and to every active key.
+    pub(crate) fn configure(&mut self, mut change: impl FnMut(&mut M)) {
+        change(&mut self.template);
+        for slot in self.slots.iter_mut().flatten() {
+            change(&mut slot.state);
+        }
+    }
+
+    /// How many keys are active.
+    pub(crate) fn keys(&self) -> usize {
+        self.index.len()
+    }
+
+    fn slot(&mut self, idx: u32) -> &mut Slot<K, M> {
+        match self.slots.get_mut(idx as usize) {
+            Some(Some(slot)) => slot,
+            _ => unreachable!("a key's slot is taken"),
+        }
+    }
+
+    fn live(&self, entry: &Entry) -> bool {
+        matches!(
+            self.slots.get(entry.slot as usize),
+            Some(Some(slot)) if slot.opened == entry.opened && slot.queued == Some(entry.when)
+        )
+    }
+
+    /// Drops the entries of forgotten keys from the top of the heap, so that its first entry
+    /// is a live one.
+    fn settle(&mut self) {
+        while let Some(top) = self.heap.peek() {
+            if self.live(top) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    /// Pops the first live entry, put back first at its key's deadline if it lay earlier; so
+    /// entries come up in deadline order.
+    fn pop_exact(&mut self, until: When) -> Option<u32> {
+        loop {
+            let top = self.heap.peek()?;
+            if top.when > until {
+                return None;
+            }
+            let top = self.heap.pop()?;
+            if !self.live(&top) {
+                continue;
+            }
+            let slot = self.slot(top.slot);
+            let when = When::of(slot.state.next_deadline());
+            if when == top.when {
+                return Some(top.slot);
+            }
+            slot.queued = Some(when);
+            let opened = slot.opened;
+            self.heap.push(Entry {
+                when,
+                opened,
+                slot: top.slot,
+            });
+        }
+    }
+
+    /// A new key: its slot, after making room under the keys bound.
+    fn open(&mut self, key: K, origin: Instant) -> u32 {
+        if self.index.len() >= self.max_keys {
+            self.evict_one();
+        }
+        let state = self.template.fresh(origin);
+        let slot = Slot {
+            key: key.clone(),
+            state,
+            opened: self.opened,
+            queued: None,
+        };
+        self.opened += 1;
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                self.slots[idx as usize] = Some(slot);
+                idx
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, idx);
+        // Its heap entry is made once its state holds something (see `place`).
+        idx
+    }
+
+    /// The keys bound is reached: the key with the earliest deadline (ties: the earliest
+    /// opened) hands out what it holds and is forgotten.
+    fn evict_one(&mut self) {
+        let Some(idx) = self.pop_exact(When::Never) else {
+            return;
+        };
+        let slot = self.slot(idx);
+        let out = slot.state.evict();
+        let dropped = slot.state.take_dropped();
+        let key = self.forget(idx);
+        if let Some(out) = out {
+            self.out.push_back(M::label(Key::Gone(key), out));
+        }
+        if let Some(item) = dropped {
+            self.hook.dropped(item);
+        }
+    }
+
+    fn forget(&mut self, idx: u32) -> K {
+        let Some(slot) = self.slots[idx as usize].take() else {
+            unreachable!("a key's slot is taken")
+        };
+        self.index.remove(&slot.key);
+        self.free.push(idx);
+        self.compact();
+        slot.key
+    }
+
+    /// Keeps memory in line with the active keys: entries of forgotten keys that lie far ahead
+    /// (or at no deadline) would otherwise stay in the heap until their time comes.
+    fn compact(&mut self) {
+        let active = self.index.len();
+        if self.heap.len() > 2 * active + 1024 {
+            let entries: Vec<Entry> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(idx, slot)| {
+                    let slot = slot.as_ref()?;
+                    Some(Entry {
+                        when: slot.queued?,
+                        opened: slot.opened,
+                        slot: idx as u32,
+                    })
+                })
+                .collect();
+            self.heap = BinaryHeap::from(entries);
+        }
+        if self.index.capacity() > 4 * active + 1024 {
+            self.index.shrink_to(2 * active);
+        }
+    }
+
+    /// After the state of the key in `idx` changed: queues its output, then forgets the key
+    /// if it holds nothing, or makes sure its heap entry lies at or before its deadline.
+    /// Returns the item its state dropped, for the hook (called last, so that a hook that
+    /// panics finds everything in place).
+    fn place(&mut self, idx: u32, out: Option<M::Output>) -> Option<M::Item> {
+        let slot = self.slot(idx);
+        let dropped = slot.state.take_dropped();
+        if slot.state.is_idle() {
+            let key = self.forget(idx);
+            if let Some(out) = out {
+                self.out.push_back(M::label(Key::Gone(key), out));
+            }
+            return dropped;
+        }
+        let when = When::of(slot.state.next_deadline());
+        let opened = slot.opened;
+        let requeue = slot.queued.map_or(true, |queued| when < queued);
+        if requeue {
+            slot.queued = Some(when);
+        }
+        if let Some(out) = out {
+            let Some(Some(slot)) = self.slots.get(idx as usize) else {
+                unreachable!("a key's slot is taken")
+            };
+            self.out.push_back(M::label(Key::Kept(&slot.key), out));
+        }
+        if requeue {
+            self.heap.push(Entry {
+                when,
+                opened,
+                slot: idx,
+            });
+        }
+        dropped
+    }
+
+    fn drop_item(&mut self, dropped: Option<M::Item>) {
+        if let Some(item) = dropped {
+            self.hook.dropped(item);
+        }
+    }
+
+    /// Every active key's slot, in heap order (deadline, then opening).
+    fn in_order(&self) -> Vec<u32> {
+        let mut all: Vec<(When, u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, slot)| {
+                let slot = slot.as_ref()?;
+                Some((
+                    When::of(slot.state.next_deadline()),
+                    slot.opened,
+                    idx as u32,
+                ))
+            })
+            .collect();
+        all.sort_unstable();
+        all.into_iter().map(|(_, _, idx)| idx).collect()
+    }
+
+    /// Hands `visit` every active key, in heap order; for a pause or the end.
+    fn visit_all(&mut self, mut visit: impl FnMut(&mut M) -> Option<M::Output>) {
+        for idx in self.in_order() {
+            let out = visit(&mut self.slot(idx).state);
+            let dropped = self.place(idx, out);
+            self.drop_item(dropped);
+        }
+        self.settle();
+    }
+}
+
+impl<K, M, F, D> Machine for Keyed<K, M, F, D>
+where
+    K: Hash + Eq + Clone,
+    M: PerKey<K>,
+    F: FnMut(&M::Item) -> K,
+    D: DropHook<M::Item>,
+{
+    type Item = M::Item;
+    type Output = M::Labeled;
+
+    fn on_deadlines(&mut self, now: Instant) -> Option<M::Labeled> {
+        while let Some(idx) = self.pop_exact(When::At(now)) {
+            let slot = self.slot(idx);
+            // Its entry is popped: `place` makes the next one.
+            slot.queued = None;
+            let out = slot.state.on_deadlines(now);
+            let dropped = self.place(idx, out);
+            self.drop_item(dropped);
+        }
+        self.settle();
+        self.out.pop_front()
+    }
+
+    fn on_item<C: Clock>(&mut self, item: M::Item, at: &mut Arrival<'_, C>) -> Option<M::Labeled> {
+        let key = (self.key_fn)(&item);
+        let idx = match self.index.entry(key) {
+            MapEntry::Occupied(found) => *found.get(),
+            MapEntry::Vacant(vacant) => {
+                let key = vacant.into_key();
+                self.open(key, at.latest())
+            }
+        };
+        let out = self.slot(idx).state.on_item(item, at);
+        let dropped = self.place(idx, out);
+        self.settle();
+        self.drop_item(dropped);
+        self.out.pop_front()
+    }
+
+    fn on_idle(&mut self, why: Idle) -> Option<M::Labeled> {
+        if self.template.acts_on_idle() {
+            self.visit_all(|state| state.on_idle(why));
+        }
+        self.out.pop_front()
+    }
+
+    fn on_end(&mut self) -> Option<M::Labeled> {
+        self.visit_all(|state| state.on_end());
+        self.out.pop_front()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        match self.heap.peek()?.when {
+            When::At(at) => Some(at),
+            When::Never => None,
+        }
+    }
+
+    /// The earliest deadline of any key, though it may yield nothing (a window that ends with
+    /// nothing to pass): the engine then just looks again.
+    fn wake_at(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+
+    fn calls_out(&self) -> bool {
+        // The states' own hooks only stash; the user's hook is called here.
+        !D::DOES_NOTHING
+    }
+
+    fn due(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    fn absorb_run<R: Run<M::Item>>(&mut self, _run: R) -> R::Out {
+        // `room` is zero: every item goes through `on_item`, which finds its key.
+        unreachable!("a keyed machine takes no runs")
+    }
+
+    fn rebase(&mut self, from: Instant, to: Instant) {
+        self.heap.clear();
+        for (idx, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(slot) = slot {
+                slot.state.rebase(from, to);
+                let when = When::of(slot.state.next_deadline());
+                slot.queued = Some(when);
+                self.heap.push(Entry {
+                    when,
+                    opened: slot.opened,
+                    slot: idx as u32,
+                });
+            }
+        }
+    }
+
+    fn size_hint(&self, (_, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {
+        // Each active key yields at most one output for what it holds; every later output
+        // needs an item of its own.
+        let held = self.out.len();
+        let upper = upper
+            .and_then(|upper| upper.checked_add(held))
+            .and_then(|upper| upper.checked_add(self.index.len()));
+        (held, upper)
+    }
+}
+
+impl<K, M: PerKey<K>, F, D> Keyed<K, M, F, D> {
+    /// The state, for the adapters' `Debug`.
+    pub(crate) fn debug_fields(&self, out: &mut fmt::DebugStruct<'_, '_>) {
+        out.field("keys", &self.index.len())
+            .field("max_keys", &self.max_keys)
+            .field("outputs_waiting", &self.out.len());
+    }
+
+    /// The user's drop hook, for the adapters' `Debug`.
+    pub(crate) fn hook(&self) -> &D {
+        &self.hook
+    }
+}
