@@ -125,6 +125,8 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     heap: BinaryHeap<Entry>,
     out: VecDeque<M::Labeled>,
     opened: u64,
+    /// The inner stream has ended: a key with nothing left to yield is forgotten.
+    ended: bool,
 }
 
 impl<K, M, F, D> Keyed<K, M, F, D>
@@ -146,6 +148,7 @@ where
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             opened: 0,
+            ended: false,
         }
     }
 
@@ -173,6 +176,7 @@ where
             heap: self.heap,
             out: self.out,
             opened: self.opened,
+            ended: self.ended,
         }
     }
 
@@ -323,13 +327,15 @@ where
     }
 
     /// After the state of the key in `idx` changed: queues its output, then forgets the key
-    /// if it holds nothing, or makes sure its heap entry lies at or before its deadline.
+    /// if it holds nothing (or, after the end, has nothing left to yield), or makes sure its
+    /// heap entry lies at or before its deadline.
     /// Returns the item its state dropped, for the hook (called last, so that a hook that
     /// panics finds everything in place).
     fn place(&mut self, idx: u32, out: Option<M::Output>) -> Option<M::Item> {
+        let ended = self.ended;
         let slot = self.slot(idx);
         let dropped = slot.state.take_dropped();
-        if slot.state.is_idle() {
+        if slot.state.is_idle() || (ended && slot.state.wake_at().is_none()) {
             let key = self.forget(idx);
             if let Some(out) = out {
                 self.out.push_back(M::label(Key::Gone(key), out));
@@ -441,6 +447,7 @@ where
     }
 
     fn on_end(&mut self) -> Option<M::Labeled> {
+        self.ended = true;
         self.visit_all(|state| state.on_end());
         self.out.pop_front()
     }
