@@ -87,7 +87,9 @@ fn keys_due_by_the_same_check_come_in_deadline_order_then_first_arrival() {
 fn one_timer_for_all_keys() {
     let clock = ManualClock::new();
     let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
-    let mut s = rx.batch_by(|n| n % 1000, 10, ms(100)).with_clock(clock.clone());
+    let mut s = rx
+        .batch_by(|n| n % 1000, 10, ms(100))
+        .with_clock(clock.clone());
     for n in 0..1000 {
         tx.unbounded_send(n).unwrap();
     }
@@ -176,7 +178,10 @@ fn try_forms_pass_errors_at_once_and_keep_every_key() {
     let recording = Marbles::new().run_try("a 9ms (#A) 89ms B", "e", |s, clock| {
         s.try_throttle_by(key, ms(100)).with_clock(clock)
     });
-    recording.assert_values("a 9ms # 89ms B", [('a', Ok('a')), ('#', Err("e")), ('B', Ok('B'))]);
+    recording.assert_values(
+        "a 9ms # 89ms B",
+        [('a', Ok('a')), ('#', Err("e")), ('B', Ok('B'))],
+    );
     let recording = Marbles::new().run_try("a 9ms # 9ms b", "e", |s, clock| {
         s.try_debounce_by(key, ms(50)).with_clock(clock)
     });
@@ -264,17 +269,23 @@ fn bad_settings_panic_at_the_call_site() {
     assert!(message.contains("try_batch_by: `max_size`"), "{message}");
     assert!(site.starts_with(file!()), "{site}");
     let (message, site) = panic_site(|| {
-        let _ = stream::iter([1]).throttle_by(|n: &i32| *n, ms(1)).max_keys(0);
+        let _ = stream::iter([1])
+            .throttle_by(|n: &i32| *n, ms(1))
+            .max_keys(0);
     });
     assert!(message.contains("throttle_by: `max_keys`"), "{message}");
     assert!(site.starts_with(file!()), "{site}");
     let (message, site) = panic_site(|| {
-        let _ = stream::iter([1]).debounce_by(|n: &i32| *n, ms(10)).max_wait(ms(5));
+        let _ = stream::iter([1])
+            .debounce_by(|n: &i32| *n, ms(10))
+            .max_wait(ms(5));
     });
     assert!(message.contains("debounce_by: `max_wait`"), "{message}");
     assert!(site.starts_with(file!()), "{site}");
     let (message, site) = panic_site(|| {
-        let _ = stream::iter([1]).batch_by(|n: &i32| *n, 1, ms(1)).max_keys(0);
+        let _ = stream::iter([1])
+            .batch_by(|n: &i32| *n, 1, ms(1))
+            .max_keys(0);
     });
     assert!(message.contains("batch_by: `max_keys`"), "{message}");
     assert!(site.starts_with(file!()), "{site}");
@@ -356,6 +367,10 @@ fn size_hint_holds_the_true_count() {
     let s = stream::iter(0..10u32).batch_by(|n| n % 3, 2, ms(100));
     let (lower, upper) = futures::Stream::size_hint(&s);
     let out: Vec<_> = futures::executor::block_on(s.collect());
-    assert!(lower <= out.len() && out.len() <= upper.unwrap(), "{lower} {upper:?} {}", out.len());
+    assert!(
+        lower <= out.len() && out.len() <= upper.unwrap(),
+        "{lower} {upper:?} {}",
+        out.len()
+    );
     let _ = Pin::new(&mut stream::iter([1]).throttle_by(|n: &i32| *n, ms(1))).get_pin_mut();
 }
