@@ -1,5 +1,5 @@
 //! A tour of streamz on the real clock: one generated, bursty event stream through `batch`,
-//! `throttle` and `debounce` (each edge), drawn as aligned timelines.
+//! `throttle` and `debounce` (each edge) and a keyed `debounce_by`, drawn as aligned timelines.
 //!
 //! Run with `cargo run --example tour`. It takes about a second and a half.
 
@@ -137,6 +137,14 @@ fn main() {
                 .map(item)
                 .boxed(),
         ),
+        (
+            // Keyed: odd and even letters each debounced on their own.
+            "debounce_by(odd?,60ms)",
+            source(&events, start)
+                .debounce_by(|c| *c as u32 % 2, ms(60))
+                .map(item)
+                .boxed(),
+        ),
     ];
     let names: Vec<&str> = adapters.iter().map(|(name, _)| *name).collect();
     let outputs = futures::executor::block_on(join_all(
@@ -147,10 +155,10 @@ fn main() {
     println!("One bursty stream through every adapter; one character = {TICK} ms.");
     println!("batch rows show the size of each batch; `*` marks two events in one cell.\n");
     let input = draw(events.iter().map(|&(t, c)| (t, c)), len);
-    println!("{:<20}{input}", "input");
+    println!("{:<24}{input}", "input");
     for (name, out) in names.iter().zip(&outputs) {
         println!(
-            "{:<20}{}",
+            "{:<24}{}",
             name,
             draw(out.iter().map(|&(t, mark, _)| (t, mark)), len)
         );
@@ -159,13 +167,13 @@ fn main() {
     println!("\nExact times (ms):");
     let list = |items: Vec<String>| items.join(" ");
     println!(
-        "{:<20}{}",
+        "{:<24}{}",
         "input",
         list(events.iter().map(|(t, c)| format!("{c}@{t}")).collect())
     );
     for (name, out) in names.iter().zip(&outputs) {
         println!(
-            "{:<20}{}",
+            "{:<24}{}",
             name,
             list(
                 out.iter()
