@@ -35,7 +35,8 @@
 //! 6. Before returning `Pending`, the alarm is set to wake the task at the machine's earliest
 //!    deadline that will yield something; when nothing is due, it wakes nobody. An alarm
 //!    armed for an earlier instant is kept rather than re-armed (re-arming a timer costs more
-//!    than one early wake-up), so the task may be woken once before the deadline.
+//!    than one early wake-up), so the task may be woken once before the deadline. A keyed
+//!    machine (`keyed.rs`) may wake it for a key's deadline that yields nothing.
 //! 7. User code (a drop hook, a weigher) may take time: the time is looked at again after it,
 //!    before the next poll. An output due before an item is held in `ready` while the item
 //!    is handled, so user code that panics loses nothing.

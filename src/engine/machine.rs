@@ -99,7 +99,8 @@ pub(crate) trait Machine {
     fn next_deadline(&self) -> Option<Instant>;
 
     /// The earliest deadline at which something will be yielded, if any: the task must be
-    /// woken then.
+    /// woken then. It may also be a deadline that turns out to yield nothing (a keyed
+    /// machine gives its earliest deadline of any key): the engine then waits for the next.
     fn wake_at(&self) -> Option<Instant>;
 
     /// Whether `on_item` may run code of the user's (a drop hook, a weigher), which may take
