@@ -504,7 +504,7 @@ impl<T, W> BatchState<T, W> {
     }
 }
 
-impl<T, K: Clone> PerKey<K> for BatchState<T, Unweighted> {
+impl<T, K: Clone, W: Weigh<T> + Clone> PerKey<K> for BatchState<T, W> {
     type Labeled = (K, Flushed<T>);
 
     fn label(key: Key<'_, K>, out: Flushed<T>) -> (K, Flushed<T>) {
@@ -517,7 +517,7 @@ impl<T, K: Clone> PerKey<K> for BatchState<T, Unweighted> {
             max_size: self.max_size,
             max_latency: self.max_latency,
             deadline: None,
-            weigher: Unweighted,
+            weigher: self.weigher.clone(),
             weight: 0,
             due: None,
             opened: origin,

@@ -127,6 +127,9 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     opened: u64,
     /// The inner stream has ended: a key with nothing left to yield is forgotten.
     ended: bool,
+    /// Keys whose state is due whatever the time (a weighted batch's item too heavy to share
+    /// a batch), with their `opened`: served first by the next `on_deadlines`.
+    due: Vec<(u32, u64)>,
 }
 
 impl<K, M, F, D> Keyed<K, M, F, D>
@@ -149,6 +152,7 @@ where
             out: VecDeque::new(),
             opened: 0,
             ended: false,
+            due: Vec::new(),
         }
     }
 
@@ -177,6 +181,40 @@ where
             out: self.out,
             opened: self.opened,
             ended: self.ended,
+            due: self.due,
+        }
+    }
+
+    /// The same machine with each key's state (and the template) changed by `change`.
+    pub(crate) fn map_states<M2>(self, mut change: impl FnMut(M) -> M2) -> Keyed<K, M2, F, D>
+    where
+        M2: PerKey<K, Item = M::Item, Labeled = M::Labeled>,
+    {
+        let slots: Vec<_> = self
+            .slots
+            .into_iter()
+            .map(|slot| {
+                slot.map(|slot| Slot {
+                    key: slot.key,
+                    state: change(slot.state),
+                    opened: slot.opened,
+                    queued: slot.queued,
+                })
+            })
+            .collect();
+        Keyed {
+            key_fn: self.key_fn,
+            template: change(self.template),
+            hook: self.hook,
+            max_keys: self.max_keys,
+            index: self.index,
+            slots,
+            free: self.free,
+            heap: self.heap,
+            out: self.out,
+            opened: self.opened,
+            ended: self.ended,
+            due: self.due,
         }
     }
 
@@ -344,6 +382,7 @@ where
         }
         let when = When::of(slot.state.next_deadline());
         let opened = slot.opened;
+        let due = slot.state.due();
         let requeue = slot.queued.map_or(true, |queued| when < queued);
         if requeue {
             slot.queued = Some(when);
@@ -360,6 +399,9 @@ where
                 opened,
                 slot: idx,
             });
+        }
+        if due {
+            self.due.push((idx, opened));
         }
         dropped
     }
@@ -411,6 +453,16 @@ where
     type Output = M::Labeled;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<M::Labeled> {
+        for (idx, opened) in std::mem::take(&mut self.due) {
+            match self.slots.get_mut(idx as usize) {
+                Some(Some(slot)) if slot.opened == opened && slot.state.due() => {
+                    let out = slot.state.on_deadlines(now);
+                    let dropped = self.place(idx, out);
+                    self.drop_item(dropped);
+                }
+                _ => {}
+            }
+        }
         while let Some(idx) = self.pop_exact(When::At(now)) {
             let slot = self.slot(idx);
             // Its entry is popped: `place` makes the next one.
@@ -466,12 +518,13 @@ where
     }
 
     fn calls_out(&self) -> bool {
-        // The states' own hooks only stash; the user's hook is called here.
-        !D::DOES_NOTHING
+        // The states' own drop hooks only stash; the user's is called here. A weigher is
+        // called by the states.
+        !D::DOES_NOTHING || self.template.calls_out()
     }
 
     fn due(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || !self.due.is_empty()
     }
 
     fn absorb_run<R: Run<M::Item>>(&mut self, _run: R) -> R::Out {

@@ -374,3 +374,32 @@ fn size_hint_holds_the_true_count() {
     );
     let _ = Pin::new(&mut stream::iter([1]).throttle_by(|n: &i32| *n, ms(1))).get_pin_mut();
 }
+
+#[test]
+fn batch_by_max_weight_weighs_each_keys_batch_on_its_own() {
+    // Lines of two files, in batches of at most 10 bytes per file.
+    let lines = stream::iter([
+        ("a", "alpha"),
+        ("b", "bb"),
+        ("a", "beta"),
+        ("b", "cc"),
+        ("a", "gamma"),
+        ("b", "a-very-long-line"),
+    ]);
+    let out: Vec<(&str, Vec<&str>)> = futures::executor::block_on(
+        lines
+            .batch_by(|line| line.0, 100, ms(50))
+            .max_weight(10, |line: &(&str, &str)| line.1.len())
+            .map(|(file, batch)| (file, batch.into_iter().map(|line| line.1).collect()))
+            .collect(),
+    );
+    assert_eq!(
+        out,
+        [
+            ("a", vec!["alpha", "beta"]),
+            ("b", vec!["bb", "cc"]),
+            ("b", vec!["a-very-long-line"]),
+            ("a", vec!["gamma"]),
+        ]
+    );
+}

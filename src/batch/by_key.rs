@@ -19,12 +19,12 @@ use crate::flushed::{BatchOutput, Flushed};
 use crate::keyed::Keyed;
 use crate::macros::inner_accessors;
 use crate::system_clock::SystemClock;
-use crate::weigh::Unweighted;
+use crate::weigh::{Unweighted, Weigh, Weighted};
 
 #[cfg(doc)]
 use super::Batch;
 
-type KeyedBatch<K, T, F> = Keyed<K, BatchState<T, Unweighted>, F, Discard>;
+type KeyedBatch<K, T, F, W> = Keyed<K, BatchState<T, W>, F, Discard>;
 
 /// Stream for the [`batch_by`](crate::StreamzExt::batch_by) method: yields `(key, batch)`.
 ///
@@ -38,11 +38,12 @@ pub struct BatchBy<
     K: Hash + Eq + Clone,
     F,
     C: Clock = SystemClock,
+    W: Weigh<S::Item> + Clone = Unweighted,
     O: BatchOutput<S::Item> = Vec<<S as Stream>::Item>,
 > {
     #[pin]
     stream: S,
-    state: KeyedBatch<K, S::Item, F>,
+    state: KeyedBatch<K, S::Item, F, W>,
     engine: Engine<C, (K, Flushed<S::Item>)>,
     output: PhantomData<fn() -> O>,
 }
@@ -58,11 +59,12 @@ pub struct TryBatchBy<
     K: Hash + Eq + Clone,
     F,
     C: Clock = SystemClock,
+    W: Weigh<S::Ok> + Clone = Unweighted,
     O: BatchOutput<S::Ok> = Vec<<S as TryStream>::Ok>,
 > {
     #[pin]
     stream: S,
-    state: KeyedBatch<K, S::Ok, F>,
+    state: KeyedBatch<K, S::Ok, F, W>,
     engine: Engine<C, Result<(K, Flushed<S::Ok>), S::Error>>,
     output: PhantomData<fn() -> O>,
 }
@@ -74,7 +76,7 @@ fn keyed_batch<K, T, F, C>(
     max_latency: Duration,
     engine: &Engine<C, impl Sized>,
     name: &str,
-) -> KeyedBatch<K, T, F>
+) -> KeyedBatch<K, T, F, Unweighted>
 where
     K: Hash + Eq + Clone,
     F: FnMut(&T) -> K,
@@ -107,17 +109,45 @@ where
     }
 }
 
-impl<S, K, F, C> BatchBy<S, K, F, C>
+impl<S, K, F, C, O> BatchBy<S, K, F, C, Unweighted, O>
 where
     S: Stream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Item) -> K,
     C: Clock,
+    O: BatchOutput<S::Item>,
+{
+    /// Bounds each key's batch in total weight too, as `weigh` measures each item (see
+    /// [`Batch::max_weight`]). Each key's batch is weighed on its own, with a copy of `weigh`
+    /// (hence `G: Clone`, as a closure that captures nothing, or only shared data, is).
+    pub fn max_weight<G>(self, max_weight: usize, weigh: G) -> BatchBy<S, K, F, C, Weighted<G>, O>
+    where
+        G: FnMut(&S::Item) -> usize + Clone,
+    {
+        let weigher = Weighted { max_weight, weigh };
+        BatchBy {
+            stream: self.stream,
+            state: self
+                .state
+                .map_states(|state| state.with_weigher(weigher.clone())),
+            engine: self.engine,
+            output: PhantomData,
+        }
+    }
+}
+
+impl<S, K, F, C, W> BatchBy<S, K, F, C, W>
+where
+    S: Stream,
+    K: Hash + Eq + Clone,
+    F: FnMut(&S::Item) -> K,
+    C: Clock,
+    W: Weigh<S::Item> + Clone,
 {
     /// Yields each batch as a [`Flushed`], with why it left and when its first item arrived
     /// (see [`Batch::with_reasons`]). A batch that made room for a new key under
     /// [`max_keys`](BatchBy::max_keys) says [`FlushReason::MaxKeys`](crate::FlushReason).
-    pub fn with_reasons(mut self) -> BatchBy<S, K, F, C, Flushed<S::Item>> {
+    pub fn with_reasons(mut self) -> BatchBy<S, K, F, C, W, Flushed<S::Item>> {
         self.state.configure(|state| state.records_opening = true);
         BatchBy {
             stream: self.stream,
@@ -128,12 +158,13 @@ where
     }
 }
 
-impl<S, K, F, C, O> BatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> BatchBy<S, K, F, C, W, O>
 where
     S: Stream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Item) -> K,
     C: Clock,
+    W: Weigh<S::Item> + Clone,
     O: BatchOutput<S::Item>,
 {
     /// Bounds the number of keys with a pending batch. When an item of a new key arrives
@@ -156,7 +187,7 @@ where
     /// Meant for use before the first poll. If called later, every pending batch is kept with
     /// the time its deadline had left on the old clock; a deadline already reached acts at the
     /// next poll.
-    pub fn with_clock<C2: Clock>(self, clock: C2) -> BatchBy<S, K, F, C2, O> {
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> BatchBy<S, K, F, C2, W, O> {
         let mut state = self.state;
         let engine = self.engine.with_clock(&mut state, clock);
         BatchBy {
@@ -193,15 +224,45 @@ where
     }
 }
 
-impl<S, K, F, C> TryBatchBy<S, K, F, C>
+impl<S, K, F, C, O> TryBatchBy<S, K, F, C, Unweighted, O>
 where
     S: TryStream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Ok) -> K,
     C: Clock,
+    O: BatchOutput<S::Ok>,
+{
+    /// Bounds each key's batch in total weight too (see [`BatchBy::max_weight`]).
+    pub fn max_weight<G>(
+        self,
+        max_weight: usize,
+        weigh: G,
+    ) -> TryBatchBy<S, K, F, C, Weighted<G>, O>
+    where
+        G: FnMut(&S::Ok) -> usize + Clone,
+    {
+        let weigher = Weighted { max_weight, weigh };
+        TryBatchBy {
+            stream: self.stream,
+            state: self
+                .state
+                .map_states(|state| state.with_weigher(weigher.clone())),
+            engine: self.engine,
+            output: PhantomData,
+        }
+    }
+}
+
+impl<S, K, F, C, W> TryBatchBy<S, K, F, C, W>
+where
+    S: TryStream,
+    K: Hash + Eq + Clone,
+    F: FnMut(&S::Ok) -> K,
+    C: Clock,
+    W: Weigh<S::Ok> + Clone,
 {
     /// Yields each batch as a [`Flushed`] (see [`BatchBy::with_reasons`]).
-    pub fn with_reasons(mut self) -> TryBatchBy<S, K, F, C, Flushed<S::Ok>> {
+    pub fn with_reasons(mut self) -> TryBatchBy<S, K, F, C, W, Flushed<S::Ok>> {
         self.state.configure(|state| state.records_opening = true);
         TryBatchBy {
             stream: self.stream,
@@ -212,12 +273,13 @@ where
     }
 }
 
-impl<S, K, F, C, O> TryBatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> TryBatchBy<S, K, F, C, W, O>
 where
     S: TryStream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Ok) -> K,
     C: Clock,
+    W: Weigh<S::Ok> + Clone,
     O: BatchOutput<S::Ok>,
 {
     /// Bounds the number of keys with a pending batch (see [`BatchBy::max_keys`]).
@@ -232,7 +294,7 @@ where
     }
 
     /// Replaces the clock, keeping every setting (see [`BatchBy::with_clock`]).
-    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryBatchBy<S, K, F, C2, O> {
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> TryBatchBy<S, K, F, C2, W, O> {
         let mut state = self.state;
         let engine = self.engine.with_clock(&mut state, clock);
         TryBatchBy {
@@ -251,8 +313,9 @@ where
     inner_accessors!();
 }
 
-impl<S, K, F, C, O> Stream for BatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> Stream for BatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<S::Item> + Clone,
     S: Stream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Item) -> K,
@@ -272,8 +335,9 @@ where
     }
 }
 
-impl<S, T, E, K, F, C, O> Stream for TryBatchBy<S, K, F, C, O>
+impl<S, T, E, K, F, C, W, O> Stream for TryBatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<T> + Clone,
     S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
     K: Hash + Eq + Clone,
     F: FnMut(&T) -> K,
@@ -296,8 +360,9 @@ where
     }
 }
 
-impl<S, K, F, C, O> FusedStream for BatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> FusedStream for BatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<S::Item> + Clone,
     S: Stream,
     K: Hash + Eq + Clone,
     F: FnMut(&S::Item) -> K,
@@ -309,8 +374,9 @@ where
     }
 }
 
-impl<S, T, E, K, F, C, O> FusedStream for TryBatchBy<S, K, F, C, O>
+impl<S, T, E, K, F, C, W, O> FusedStream for TryBatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<T> + Clone,
     S: TryStream<Ok = T, Error = E> + Stream<Item = Result<T, E>>,
     K: Hash + Eq + Clone,
     F: FnMut(&T) -> K,
@@ -322,8 +388,9 @@ where
     }
 }
 
-impl<S, K, F, C, O> fmt::Debug for BatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> fmt::Debug for BatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<S::Item> + Clone,
     S: Stream + fmt::Debug,
     K: Hash + Eq + Clone,
     C: Clock + fmt::Debug,
@@ -339,8 +406,9 @@ where
     }
 }
 
-impl<S, K, F, C, O> fmt::Debug for TryBatchBy<S, K, F, C, O>
+impl<S, K, F, C, W, O> fmt::Debug for TryBatchBy<S, K, F, C, W, O>
 where
+    W: Weigh<S::Ok> + Clone,
     S: TryStream + fmt::Debug,
     K: Hash + Eq + Clone,
     C: Clock + fmt::Debug,
