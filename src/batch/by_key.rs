@@ -26,6 +26,12 @@ use super::Batch;
 
 type KeyedBatch<K, T, F, W> = Keyed<K, BatchState<T, W>, F, Discard>;
 
+/// A batch that left, with its key.
+type KeyedFlushed<K, T> = (K, Flushed<T>);
+
+/// What a `try_` keyed batch's engine yields.
+type TryKeyedFlushed<K, T, E> = Result<(K, Flushed<T>), E>;
+
 /// Stream for the [`batch_by`](crate::StreamzExt::batch_by) method: yields `(key, batch)`.
 ///
 /// `K` is the key type and `F` the key function. The last type parameter is what each batch
@@ -44,7 +50,7 @@ pub struct BatchBy<
     #[pin]
     stream: S,
     state: KeyedBatch<K, S::Item, F, W>,
-    engine: Engine<C, (K, Flushed<S::Item>)>,
+    engine: Engine<C, KeyedFlushed<K, S::Item>>,
     output: PhantomData<fn() -> O>,
 }
 
@@ -65,7 +71,7 @@ pub struct TryBatchBy<
     #[pin]
     stream: S,
     state: KeyedBatch<K, S::Ok, F, W>,
-    engine: Engine<C, Result<(K, Flushed<S::Ok>), S::Error>>,
+    engine: Engine<C, TryKeyedFlushed<K, S::Ok, S::Error>>,
     output: PhantomData<fn() -> O>,
 }
 
