@@ -112,6 +112,33 @@ struct Slot<K, M> {
     queued: Option<When>,
 }
 
+/// Opens a slot for `key` with `state`, in a free place of `slots` or a new one; returns where.
+fn open<K, M>(
+    slots: &mut Vec<Option<Slot<K, M>>>,
+    free: &mut Vec<u32>,
+    opened: &mut u64,
+    key: K,
+    state: M,
+) -> u32 {
+    let slot = Slot {
+        key,
+        state,
+        opened: *opened,
+        queued: None,
+    };
+    *opened += 1;
+    match free.pop() {
+        Some(idx) => {
+            slots[idx as usize] = Some(slot);
+            idx
+        }
+        None => {
+            slots.push(Some(slot));
+            (slots.len() - 1) as u32
+        }
+    }
+}
+
 /// The machine of a keyed adapter: `M` per key, `F` makes the keys, `D` takes dropped items.
 pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     key_fn: F,
@@ -283,32 +310,44 @@ where
         }
     }
 
-    /// A new key: its slot, after making room under the keys bound.
-    fn open(&mut self, key: K, origin: Instant) -> u32 {
-        if self.index.len() >= self.max_keys {
-            self.evict_one();
-        }
+    /// The slot of `key`, opened if the key is new (after making room under the keys bound).
+    /// A new key's heap entry is made once its state holds something (see `place`).
+    fn find_or_open(&mut self, key: K, origin: Instant) -> u32 {
+        let full = self.index.len() >= self.max_keys;
+        let vacant = match self.index.entry(key) {
+            MapEntry::Occupied(found) => return *found.get(),
+            MapEntry::Vacant(vacant) if !full => vacant,
+            MapEntry::Vacant(vacant) => {
+                // Making room changes the index: the key goes in after it.
+                let key = vacant.into_key();
+                self.evict_one();
+                let idx = self.open(key.clone(), origin);
+                self.index.insert(key, idx);
+                return idx;
+            }
+        };
+        let key = vacant.key().clone();
         let state = self.template.fresh(origin);
-        let slot = Slot {
-            key: key.clone(),
+        let idx = open(
+            &mut self.slots,
+            &mut self.free,
+            &mut self.opened,
+            key,
             state,
-            opened: self.opened,
-            queued: None,
-        };
-        self.opened += 1;
-        let idx = match self.free.pop() {
-            Some(idx) => {
-                self.slots[idx as usize] = Some(slot);
-                idx
-            }
-            None => {
-                self.slots.push(Some(slot));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.index.insert(key, idx);
-        // Its heap entry is made once its state holds something (see `place`).
+        );
+        vacant.insert(idx);
         idx
+    }
+
+    fn open(&mut self, key: K, origin: Instant) -> u32 {
+        let state = self.template.fresh(origin);
+        open(
+            &mut self.slots,
+            &mut self.free,
+            &mut self.opened,
+            key,
+            state,
+        )
     }
 
     /// The keys bound is reached: the key with the earliest deadline (ties: the earliest
@@ -477,13 +516,7 @@ where
 
     fn on_item<C: Clock>(&mut self, item: M::Item, at: &mut Arrival<'_, C>) -> Option<M::Labeled> {
         let key = (self.key_fn)(&item);
-        let idx = match self.index.entry(key) {
-            MapEntry::Occupied(found) => *found.get(),
-            MapEntry::Vacant(vacant) => {
-                let key = vacant.into_key();
-                self.open(key, at.latest())
-            }
-        };
+        let idx = self.find_or_open(key, at.latest());
         let out = self.slot(idx).state.on_item(item, at);
         let dropped = self.place(idx, out);
         self.settle();
