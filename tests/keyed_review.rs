@@ -1106,3 +1106,24 @@ fn keys_forgotten_by_the_thousand_leave_the_pending_ones_on_time() {
     }
     assert_eq!(s.keys(), 0);
 }
+
+#[test]
+#[ignore = "fault (tie-break): keys due at one instant are ordered by when the key became \
+            active, not by the first item of the run that is due"]
+fn a_debounce_tie_is_broken_by_the_runs_first_item() {
+    // Key 1's run is cut by max_wait at 100 (11 leaves), its quiet period runs on. At 120,
+    // 2 (key 2) and then 21 (key 1) start a run each; both runs are due at 220. 2 came first.
+    let (_clock, feed, mut driver) = support::drive(|s, c| {
+        s.debounce_by(|v: &u32| v % 10, ms(100))
+            .max_wait(ms(100))
+            .with_clock(c)
+    });
+    let out = driver.play(
+        &feed,
+        support::Timeline::new()
+            .items([(0, 1), (50, 11), (120, 2), (120, 21)])
+            .until(300),
+    );
+    use support::Item;
+    assert_eq!(out, [Item(100, 11), Item(220, 2), Item(220, 21)]);
+}
