@@ -48,6 +48,7 @@
 //! `engine/alarm.rs`. Each adapter's machine is in the adapter's own file (`batch.rs`,
 //! `throttle.rs`, `debounce.rs`).
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -78,6 +79,9 @@ pub(crate) struct Engine<C: Clock, O> {
     done: bool,
     /// An output that came second in time order: yielded by the next call.
     ready: Option<O>,
+    /// Outputs to follow `ready`, in order: only when an error arrives while a keyed machine
+    /// holds several outputs that came before it. Empty whenever `ready` is.
+    backlog: VecDeque<O>,
 }
 
 impl<C: Clock, O> Engine<C, O> {
@@ -86,6 +90,7 @@ impl<C: Clock, O> Engine<C, O> {
             watch: Watch::new(clock),
             done: false,
             ready: None,
+            backlog: VecDeque::new(),
         }
     }
 
@@ -106,6 +111,7 @@ impl<C: Clock, O> Engine<C, O> {
         let mut engine = Engine::new(clock);
         engine.done = self.done;
         engine.ready = self.ready;
+        engine.backlog = self.backlog;
         engine
     }
 
@@ -116,7 +122,9 @@ impl<C: Clock, O> Engine<C, O> {
 
     /// Takes the output waiting for the next call, if any.
     pub(crate) fn take_ready(&mut self) -> Option<O> {
-        self.ready.take()
+        let out = self.ready.take();
+        self.ready = self.backlog.pop_front();
+        out
     }
 
     /// Puts back an output taken by [`take_ready`](Engine::take_ready).
@@ -136,7 +144,7 @@ impl<C: Clock, O> Engine<C, O> {
         inner: (usize, Option<usize>),
     ) -> (usize, Option<usize>) {
         let (lower, upper) = machine.size_hint(if self.done { (0, Some(0)) } else { inner });
-        let ready = usize::from(self.ready.is_some());
+        let ready = usize::from(self.ready.is_some()) + self.backlog.len();
         let upper = upper.and_then(|upper| upper.checked_add(ready));
         (lower.saturating_add(ready), upper)
     }
@@ -160,6 +168,7 @@ impl<C: Clock, O> Engine<C, O> {
         M: Machine,
     {
         if let Some(out) = self.ready.take() {
+            self.ready = self.backlog.pop_front();
             return Poll::Ready(Some(out));
         }
         // Timer first: a deadline reached before this call is acted on before the first poll.
@@ -252,6 +261,16 @@ impl<C: Clock, O> Engine<C, O> {
                         called_out = machine.calls_out();
                         out.map(&wrap)
                     }
+                    Event::Error(e) if machine.due() => {
+                        // The machine holds outputs that came before the error (a keyed
+                        // machine, several keys due at once): they leave first.
+                        let now = self.watch.last_reading();
+                        while let Some(out) = machine.on_deadlines(now) {
+                            self.backlog.push_back(wrap(out));
+                        }
+                        self.backlog.push_back(e);
+                        self.backlog.pop_front()
+                    }
                     Event::Error(e) => Some(e),
                     Event::End => {
                         self.done = true;
@@ -264,7 +283,10 @@ impl<C: Clock, O> Engine<C, O> {
                         self.ready = second;
                         return Poll::Ready(Some(first));
                     }
-                    (None, Some(second)) => return Poll::Ready(Some(second)),
+                    (None, Some(second)) => {
+                        self.ready = self.backlog.pop_front();
+                        return Poll::Ready(Some(second));
+                    }
                     (None, None) if self.done => return self.finish(machine, cx, &wrap),
                     // The inner stream has registered the waker; a deadline that will yield
                     // something needs the alarm too.

@@ -281,7 +281,8 @@ pub trait StreamzExt: Stream {
     /// splitting the input by key, throttling each part on its own and merging the results in
     /// time order would give; trailing items of several keys whose windows ended by the same
     /// check come out in the order of the window ends, ties broken by the arrival of the item
-    /// that opened each key's window.
+    /// that opened each key's window (for a window opened by a trailing item's emission, the
+    /// first item received in it).
     ///
     /// All keys share one timer, checked before every poll of the inner stream. A key is
     /// forgotten when its window ends with nothing pending: memory follows the keys with an

@@ -6,7 +6,9 @@
 //!   the very machine of the plain adapter ([`PerKey`]), so per key the rules are the plain
 //!   ones. A key whose state holds nothing and runs no window is forgotten.
 //! - Every active key has one live entry in a binary heap, ordered by its deadline (a key
-//!   without one comes last), then by when its state opened (the arrival of its first item).
+//!   without one comes last), then by the arrival of the first item of what it holds: its
+//!   batch, its debounce run, or its throttle window (renewed by the first item after an
+//!   output that a deadline yielded).
 //!   An entry may lie *earlier* than the key's deadline (a debounce's quiet period moved on):
 //!   when it comes up, it is put back at the deadline, so keys are still served in deadline
 //!   order; a key whose deadline moves on therefore costs one heap operation per deadline, not
@@ -110,6 +112,9 @@ struct Slot<K, M> {
     opened: u64,
     /// Where this key's live heap entry stands (at or before its deadline), if it has one.
     queued: Option<When>,
+    /// The key yielded by a deadline and stays: its next item takes a new place in the order
+    /// of ties (see `Keyed::place`).
+    renew: bool,
 }
 
 /// Opens a slot for `key` with `state`, in a free place of `slots` or a new one; returns where.
@@ -125,6 +130,7 @@ fn open<K, M>(
         state,
         opened: *opened,
         queued: None,
+        renew: false,
     };
     *opened += 1;
     match free.pop() {
@@ -135,6 +141,51 @@ fn open<K, M>(
         None => {
             slots.push(Some(slot));
             (slots.len() - 1) as u32
+        }
+    }
+}
+
+/// Queues an output with a copy of its key if it is still held when dropped: while the key
+/// leaves the index (see `Keyed::forget`).
+struct Held<'a, K: Clone, M: PerKey<K>> {
+    out: &'a mut VecDeque<M::Labeled>,
+    key: &'a K,
+    pending: Option<M::Output>,
+}
+
+impl<K: Clone, M: PerKey<K>> Drop for Held<'_, K, M> {
+    fn drop(&mut self) {
+        if let Some(out) = self.pending.take() {
+            self.out.push_back(M::label(Key::Kept(self.key), out));
+        }
+    }
+}
+
+/// Places a key whose state's `on_item` panicked (see `Keyed::on_item`).
+struct Placing<'a, K, M, F, D>
+where
+    K: Hash + Eq + Clone,
+    M: PerKey<K>,
+    F: FnMut(&M::Item) -> K,
+    D: DropHook<M::Item>,
+{
+    keyed: &'a mut Keyed<K, M, F, D>,
+    idx: u32,
+    done: bool,
+}
+
+impl<K, M, F, D> Drop for Placing<'_, K, M, F, D>
+where
+    K: Hash + Eq + Clone,
+    M: PerKey<K>,
+    F: FnMut(&M::Item) -> K,
+    D: DropHook<M::Item>,
+{
+    fn drop(&mut self) {
+        if !self.done {
+            // A dropped item goes with the panic: the hook is not called while unwinding.
+            let _ = self.keyed.place(self.idx, None, false);
+            self.keyed.settle();
         }
     }
 }
@@ -155,8 +206,11 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     /// The inner stream has ended: a key with nothing left to yield is forgotten.
     ended: bool,
     /// Keys whose state is due whatever the time (a weighted batch's item too heavy to share
-    /// a batch), with their `opened`: served first by the next `on_deadlines`.
-    due: Vec<(u32, u64)>,
+    /// a batch): served first by the next `on_deadlines`.
+    due: Vec<u32>,
+    /// Dropped items not yet handed to the hook, last first: left by a hook that panicked
+    /// while several keys ended at once, and handed over by the next call.
+    unhooked: Vec<M::Item>,
 }
 
 impl<K, M, F, D> Keyed<K, M, F, D>
@@ -180,6 +234,7 @@ where
             opened: 0,
             ended: false,
             due: Vec::new(),
+            unhooked: Vec::new(),
         }
     }
 
@@ -209,6 +264,7 @@ where
             opened: self.opened,
             ended: self.ended,
             due: self.due,
+            unhooked: self.unhooked,
         }
     }
 
@@ -226,6 +282,7 @@ where
                     state: change(slot.state),
                     opened: slot.opened,
                     queued: slot.queued,
+                    renew: slot.renew,
                 })
             })
             .collect();
@@ -242,6 +299,7 @@ where
             opened: self.opened,
             ended: self.ended,
             due: self.due,
+            unhooked: self.unhooked,
         }
     }
 
@@ -359,23 +417,33 @@ where
         let slot = self.slot(idx);
         let out = slot.state.evict();
         let dropped = slot.state.take_dropped();
-        let key = self.forget(idx);
-        if let Some(out) = out {
-            self.out.push_back(M::label(Key::Gone(key), out));
-        }
-        if let Some(item) = dropped {
-            self.hook.dropped(item);
-        }
+        self.forget(idx, out);
+        self.drop_item(dropped);
     }
 
-    fn forget(&mut self, idx: u32) -> K {
+    /// Forgets the key in `idx`, queuing `out`, its last output. The key leaves the index
+    /// before its slot goes: should its `Hash` or `Eq` panic, `out` is queued all the same
+    /// (with a copy of the key), and the slot stays, idle, to be forgotten later.
+    fn forget(&mut self, idx: u32, out: Option<M::Output>) {
+        let Some(Some(slot)) = self.slots.get(idx as usize) else {
+            unreachable!("a key's slot is taken")
+        };
+        let mut held = Held::<K, M> {
+            out: &mut self.out,
+            key: &slot.key,
+            pending: out,
+        };
+        self.index.remove(&slot.key);
+        let out = held.pending.take();
+        drop(held);
         let Some(slot) = self.slots[idx as usize].take() else {
             unreachable!("a key's slot is taken")
         };
-        self.index.remove(&slot.key);
+        if let Some(out) = out {
+            self.out.push_back(M::label(Key::Gone(slot.key), out));
+        }
         self.free.push(idx);
         self.compact();
-        slot.key
     }
 
     /// Keeps memory in line with the active keys: entries of forgotten keys that lie far ahead
@@ -408,17 +476,19 @@ where
     /// heap entry lies at or before its deadline.
     /// Returns the item its state dropped, for the hook (called last, so that a hook that
     /// panics finds everything in place).
-    fn place(&mut self, idx: u32, out: Option<M::Output>) -> Option<M::Item> {
+    ///
+    /// `by_deadline`: `out` was yielded by a deadline. If the key stays, its next item takes
+    /// a new place in the order of ties: it starts what the key holds next (a debounce's new
+    /// run, the items of a throttle window opened by a trailing emission).
+    fn place(&mut self, idx: u32, out: Option<M::Output>, by_deadline: bool) -> Option<M::Item> {
         let ended = self.ended;
         let slot = self.slot(idx);
         let dropped = slot.state.take_dropped();
         if slot.state.is_idle() || (ended && slot.state.wake_at().is_none()) {
-            let key = self.forget(idx);
-            if let Some(out) = out {
-                self.out.push_back(M::label(Key::Gone(key), out));
-            }
+            self.forget(idx, out);
             return dropped;
         }
+        slot.renew |= by_deadline && out.is_some();
         let when = When::of(slot.state.next_deadline());
         let opened = slot.opened;
         let due = slot.state.due();
@@ -440,7 +510,7 @@ where
             });
         }
         if due {
-            self.due.push((idx, opened));
+            self.due.push(idx);
         }
         dropped
     }
@@ -470,14 +540,26 @@ where
         all.into_iter().map(|(_, _, idx)| idx).collect()
     }
 
-    /// Hands `visit` every active key, in heap order; for a pause or the end.
+    /// Hands `visit` every active key, in heap order; for a pause or the end. The items
+    /// dropped go to the hook once every key is done.
     fn visit_all(&mut self, mut visit: impl FnMut(&mut M) -> Option<M::Output>) {
+        let mut dropped = Vec::new();
         for idx in self.in_order() {
             let out = visit(&mut self.slot(idx).state);
-            let dropped = self.place(idx, out);
-            self.drop_item(dropped);
+            dropped.extend(self.place(idx, out, false));
         }
         self.settle();
+        dropped.reverse();
+        dropped.append(&mut self.unhooked);
+        self.unhooked = dropped;
+        self.hand_unhooked();
+    }
+
+    /// Hands the hook the dropped items it has not had yet.
+    fn hand_unhooked(&mut self) {
+        while let Some(item) = self.unhooked.pop() {
+            self.hook.dropped(item);
+        }
     }
 }
 
@@ -492,11 +574,12 @@ where
     type Output = M::Labeled;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<M::Labeled> {
-        for (idx, opened) in std::mem::take(&mut self.due) {
+        self.hand_unhooked();
+        for idx in std::mem::take(&mut self.due) {
             match self.slots.get_mut(idx as usize) {
-                Some(Some(slot)) if slot.opened == opened && slot.state.due() => {
+                Some(Some(slot)) if slot.state.due() => {
                     let out = slot.state.on_deadlines(now);
-                    let dropped = self.place(idx, out);
+                    let dropped = self.place(idx, out, true);
                     self.drop_item(dropped);
                 }
                 _ => {}
@@ -507,7 +590,7 @@ where
             // Its entry is popped: `place` makes the next one.
             slot.queued = None;
             let out = slot.state.on_deadlines(now);
-            let dropped = self.place(idx, out);
+            let dropped = self.place(idx, out, true);
             self.drop_item(dropped);
         }
         self.settle();
@@ -517,8 +600,25 @@ where
     fn on_item<C: Clock>(&mut self, item: M::Item, at: &mut Arrival<'_, C>) -> Option<M::Labeled> {
         let key = (self.key_fn)(&item);
         let idx = self.find_or_open(key, at.latest());
-        let out = self.slot(idx).state.on_item(item, at);
-        let dropped = self.place(idx, out);
+        let next = self.opened;
+        let slot = self.slot(idx);
+        if slot.renew {
+            // A new place in the order of ties: the old heap entry goes stale.
+            slot.renew = false;
+            slot.opened = next;
+            slot.queued = None;
+            self.opened += 1;
+        }
+        // Should the state's `on_item` panic (a weigher), its key is placed all the same.
+        let mut placing = Placing {
+            keyed: self,
+            idx,
+            done: false,
+        };
+        let out = placing.keyed.slot(idx).state.on_item(item, at);
+        placing.done = true;
+        drop(placing);
+        let dropped = self.place(idx, out, false);
         self.settle();
         self.drop_item(dropped);
         self.out.pop_front()
@@ -557,7 +657,7 @@ where
     }
 
     fn due(&self) -> bool {
-        !self.out.is_empty() || !self.due.is_empty()
+        !self.out.is_empty() || !self.due.is_empty() || !self.unhooked.is_empty()
     }
 
     fn absorb_run<R: Run<M::Item>>(&mut self, _run: R) -> R::Out {

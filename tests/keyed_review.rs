@@ -281,8 +281,6 @@ fn poll<S: Stream + Unpin>(s: &mut S) -> Poll<Option<S::Item>> {
 }
 
 #[test]
-#[ignore = "fault: an error that arrives after several keys' deadlines passed comes out \
-            after the first of their outputs but before the others"]
 fn an_error_after_several_due_keys_comes_after_all_of_them() {
     // Three keys' batches are due at 100; the source is busy producing an error until 150.
     // Time order (and the plain adapter's own rule: the deadline's output, then the error)
@@ -331,8 +329,6 @@ impl Hash for Fragile {
 }
 
 #[test]
-#[ignore = "fault: a Hash that panics as a key is forgotten loses the key's flushed batch \
-            and leaves the key's index entry pointing at an empty slot"]
 fn a_hash_that_panics_as_a_key_is_forgotten_loses_nothing() {
     // Items are (key, arm). An armed item allows one hash: its key's look-up. The second item
     // fills key 1's batch, which is flushed, and its key forgotten: that hash panics.
@@ -366,8 +362,6 @@ fn a_hash_that_panics_as_a_key_is_forgotten_loses_nothing() {
 }
 
 #[test]
-#[ignore = "fault: a drop hook that panics at the end of the stream leaves the other keys \
-            un-ended: their trailing items are lost without reaching the hook"]
 fn a_drop_hook_that_panics_at_the_end_loses_no_other_keys_item() {
     // Windows that never end: at the end of the stream each key's trailing item is dropped,
     // through the hook. The hook panics on the first; the second must still reach it.
@@ -624,8 +618,6 @@ fn weigh_or_panic(v: &u32) -> usize {
 }
 
 #[test]
-#[ignore = "fault: a weigher that panics on a new key's first item leaves the key without a \
-            heap entry: its batch misses its deadline (and no timer is armed for it)"]
 fn a_weigher_that_panics_on_a_keys_first_item_keeps_the_keys_deadline() {
     let clock = ManualClock::new();
     let (feed, input) = source::<u32>();
@@ -644,8 +636,6 @@ fn a_weigher_that_panics_on_a_keys_first_item_keeps_the_keys_deadline() {
 }
 
 #[test]
-#[ignore = "fault: a key whose first item's weigher panicked cannot be evicted: max_keys is \
-            exceeded"]
 fn a_weigher_that_panics_on_a_keys_first_item_keeps_the_keys_bound() {
     let clock = ManualClock::new();
     let (feed, input) = source::<u32>();
@@ -678,8 +668,6 @@ fn the_plain_batch_yields_a_batch_filled_by_an_item_whose_weigher_panicked_at_on
 }
 
 #[test]
-#[ignore = "fault: a batch filled by an item whose weigher panicked is not yielded at the next \
-            poll (as `batch` does) but only at its deadline"]
 fn a_weigher_that_panics_on_the_item_that_fills_a_keys_batch_makes_it_due_at_once() {
     let clock = ManualClock::new();
     let (feed, input) = source::<u32>();
@@ -1108,8 +1096,6 @@ fn keys_forgotten_by_the_thousand_leave_the_pending_ones_on_time() {
 }
 
 #[test]
-#[ignore = "fault (tie-break): keys due at one instant are ordered by when the key became \
-            active, not by the first item of the run that is due"]
 fn a_debounce_tie_is_broken_by_the_runs_first_item() {
     // Key 1's run is cut by max_wait at 100 (11 leaves), its quiet period runs on. At 120,
     // 2 (key 2) and then 21 (key 1) start a run each; both runs are due at 220. 2 came first.
