@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 use futures::stream::{self, Stream};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use streamz::{
-    Batch, Debounce, Flushed, ManualClock, SystemClock, Throttle, TryBatch, TryDebounce,
-    TryThrottle, Unweighted,
+    Batch, BatchBy, Debounce, DebounceBy, Flushed, ManualClock, SystemClock, Throttle,
+    ThrottleBy, TryBatch, TryBatchBy, TryDebounce, TryDebounceBy, TryThrottle, TryThrottleBy,
+    Unweighted,
 };
 
 type Ready<T> = stream::Iter<std::vec::IntoIter<T>>;
@@ -79,4 +80,33 @@ fn clocks_auto_traits() {
     assert_impl_all!(ManualClock: Send, Sync, Unpin, Clone, Default, std::fmt::Debug);
     assert_impl_all!(streamz::SystemTimer: Send, Sync, Unpin);
     assert_impl_all!(streamz::ManualTimer: Send, Sync, Unpin);
+}
+
+/// A key function, as a plain function pointer (`Send + Sync + Unpin`).
+type KeyOf<T> = fn(&T) -> u8;
+
+macro_rules! check_keyed {
+    ($plain:ident, $try:ident) => {
+        assert_impl_all!($plain<Ready<u8>, u8, KeyOf<u8>>: Send, Sync, Unpin);
+        assert_impl_all!($plain<Ready<u8>, u8, KeyOf<u8>, ManualClock>: Send, Sync, Unpin);
+        assert_impl_all!(
+            $try<Ready<Result<u8, String>>, u8, KeyOf<u8>, SystemClock>: Send, Sync, Unpin
+        );
+        // Items, or keys, that are neither `Send` nor `Sync`.
+        assert_not_impl_any!($plain<Ready<Rc<u8>>, u8, KeyOf<Rc<u8>>>: Send, Sync);
+        assert_not_impl_any!($plain<Ready<u8>, Rc<u8>, fn(&u8) -> Rc<u8>>: Send, Sync);
+        // A key function that is neither.
+        assert_not_impl_any!($plain<Ready<u8>, u8, Rc<dyn Fn(&u8) -> u8>>: Send, Sync);
+        // An inner stream that is not `Unpin`.
+        assert_impl_all!($plain<Pinned, u8, KeyOf<u8>>: Send, Sync);
+        assert_not_impl_any!($plain<Pinned, u8, KeyOf<u8>>: Unpin);
+        assert_not_impl_any!($try<PinnedTry, u8, KeyOf<u8>>: Unpin);
+    };
+}
+
+#[test]
+fn keyed_auto_traits() {
+    check_keyed!(BatchBy, TryBatchBy);
+    check_keyed!(ThrottleBy, TryThrottleBy);
+    check_keyed!(DebounceBy, TryDebounceBy);
 }
