@@ -19,7 +19,7 @@
 //! Two restrictions, each explained where it is made: with a zero latency, the split model of
 //! `batch_by` gets schedules under the poll budget (`batch_split_case`); and no busy instant
 //! starts with an error (`no_error_first_when_busy`), which avoids a known bug of the `try_`
-//! forms.
+//! forms, shown by the two ignored tests at the end.
 //!
 //! `PROPTEST_CASES` sets the number of cases per property (256 by default).
 
@@ -129,7 +129,9 @@ fn any_workload(max_events: usize) -> impl Strategy<Value = (bool, u32, Workload
 /// when an error arrives by the check that finds several keys' deadlines passed (the first
 /// event of a busy instant), it is yielded right after the first of those keys' outputs,
 /// before the others, instead of after all of them (which the split model requires: for each
-/// of those keys the output was due before the error arrived).
+/// of those keys the output was due before the error arrived). See
+/// `an_error_after_keys_due_by_one_check_comes_after_their_outputs` and
+/// `try_forms_with_errors_anywhere_match_the_keyed_model`, both ignored until it is fixed.
 fn no_error_first_when_busy(nkeys: u32, mut w: Workload) -> Workload {
     let mut previous = None;
     for (t, ev) in w.schedule.iter_mut() {
@@ -808,8 +810,7 @@ proptest! {
 }
 
 /// See [`keys_due_by_one_busy_check_come_in_deadline_order`]; with `error`, the busy source
-/// produces an error rather than the item, which comes out at 1000 ms after those outputs
-/// (not so today: see `no_error_first_when_busy`).
+/// produces an error rather than the item, which comes out at 1000 ms after those outputs.
 fn check_keys_due(
     mut arrivals: Vec<(u64, u32)>,
     adapter: usize,
@@ -892,4 +893,72 @@ fn check_keys_due(
     };
     let at_1000: Vec<_> = actual.into_iter().filter(|out| time(out) == 1000).collect();
     same(&at_1000, &expected, "outputs at 1000 ms")
+}
+
+// ---------------------------------------------------------------------------------------------
+// KNOWN BUG in the `try_` forms: an error that arrives by the check that finds several keys'
+// deadlines passed is yielded after the first of their outputs, before the others.
+//
+// The engine holds the first output of that check in its `ready` slot and yields the error
+// next; the other keys' outputs wait in the keyed machine's queue, which is drained only on
+// the calls after. Per key, the split model has each of those outputs before the error (it was
+// due before the error arrived). The properties above avoid the case (see
+// `no_error_first_when_busy`); these two tests show it, and are to be run (not ignored) once
+// it is fixed.
+
+/// Keys 1 and 2 open at 0 ms; the source is busy until 300 ms producing an error, so both
+/// deadlines (100 ms) pass inside that poll and are seen as the error arrives. Both keys'
+/// outputs are due before the error; today the error comes between them.
+#[test]
+#[ignore = "known bug: an error comes between the outputs of keys due by one check"]
+fn an_error_after_keys_due_by_one_check_comes_after_their_outputs() {
+    let w = Workload {
+        schedule: vec![(0, Ev::Item(1)), (0, Ev::Item(2)), (300, Ev::Err(7))],
+        busy: vec![300],
+    };
+    let batches: Vec<Out<(u32, Vec<u32>)>> =
+        w.run_fallible(|s, clock| s.try_batch_by(key10, 10, ms(100)).with_clock(clock));
+    // Today: [Item(300, (1, [1])), Err(300, 7), Item(300, (2, [2]))].
+    assert_eq!(
+        batches,
+        [
+            Out::Item(300, (1, vec![1])),
+            Out::Item(300, (2, vec![2])),
+            Out::Err(300, 7)
+        ],
+        "try_batch_by"
+    );
+    let expected = [Out::Item(300, 1), Out::Item(300, 2), Out::Err(300, 7)];
+    let throttled: Vec<Out<u32>> = w.run_fallible(|s, clock| {
+        s.try_throttle_by(key10, ms(100))
+            .edge(Edge::Trailing)
+            .with_clock(clock)
+    });
+    assert_eq!(throttled, expected, "try_throttle_by");
+    let debounced: Vec<Out<u32>> =
+        w.run_fallible(|s, clock| s.try_debounce_by(key10, ms(100)).with_clock(clock));
+    assert_eq!(debounced, expected, "try_debounce_by");
+}
+
+proptest! {
+    /// The keyed-model properties of the `try_` forms with errors anywhere, the first event of
+    /// a busy instant included; and the order rule with an error as the busy source's event.
+    #[test]
+    #[ignore = "known bug: an error comes between the outputs of keys due by one check"]
+    fn try_forms_with_errors_anywhere_match_the_keyed_model(
+        (nkeys, w) in keyed_workload(true, usize::MAX),
+        adapter in 0..3usize,
+        (max_size, latency_or_period) in (max_size(), duration()),
+        (quiet, max_wait) in duration().prop_flat_map(|q| (Just(q), max_wait(q))),
+        edge in edge(),
+        max_keys in max_keys(),
+        arrivals in prop::collection::vec((0u64..40, 0u32..6), 1..24),
+    ) {
+        match adapter {
+            0 => check_batch_model(&w, true, nkeys, max_size, latency_or_period, max_keys)?,
+            1 => check_throttle_model(&w, true, nkeys, latency_or_period, edge, max_keys)?,
+            _ => check_debounce_model(&w, true, nkeys, quiet, edge, max_wait, max_keys)?,
+        }
+        check_keys_due(arrivals, adapter, true, true)?;
+    }
 }
