@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 use streamz::ManualClock;
 
+pub mod keyed_models;
 pub mod models;
 pub mod schedule;
 
