@@ -9,9 +9,8 @@ use std::task::{Context, Poll};
 use futures::stream::{self, Stream};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use streamz::{
-    Batch, BatchBy, Debounce, DebounceBy, Flushed, ManualClock, SystemClock, Throttle,
-    ThrottleBy, TryBatch, TryBatchBy, TryDebounce, TryDebounceBy, TryThrottle, TryThrottleBy,
-    Unweighted,
+    Batch, BatchBy, Debounce, DebounceBy, Flushed, ManualClock, SystemClock, Throttle, ThrottleBy,
+    TryBatch, TryBatchBy, TryDebounce, TryDebounceBy, TryThrottle, TryThrottleBy, Unweighted,
 };
 
 type Ready<T> = stream::Iter<std::vec::IntoIter<T>>;

@@ -16,10 +16,8 @@
 //!   adapter is at rest.
 //! - *Keys due by one check*: the order rule checked directly, without a model.
 //!
-//! Two restrictions, each explained where it is made: with a zero latency, the split model of
-//! `batch_by` gets schedules under the poll budget (`batch_split_case`); and no busy instant
-//! starts with an error (`no_error_first_when_busy`), which avoids a known bug of the `try_`
-//! forms, shown by the two ignored tests at the end.
+//! One restriction, explained where it is made: with a zero latency, the split model of
+//! `batch_by` gets schedules under the poll budget (`batch_split_case`).
 //!
 //! `PROPTEST_CASES` sets the number of cases per property (256 by default).
 
@@ -114,36 +112,11 @@ fn keyed_workload(errors: bool, max_events: usize) -> impl Strategy<Value = (u32
 }
 
 /// Whether the source yields `Result`s (a `try_` adapter, errors in the schedule), the number
-/// of keys and a workload in which no busy instant starts with an error (see
-/// [`no_error_first_when_busy`]).
+/// of keys and a workload.
 fn any_workload(max_events: usize) -> impl Strategy<Value = (bool, u32, Workload)> {
     any::<bool>().prop_flat_map(move |fallible| {
-        keyed_workload(fallible, max_events)
-            .prop_map(move |(n, w)| (fallible, n, no_error_first_when_busy(n, w)))
+        keyed_workload(fallible, max_events).prop_map(move |(n, w)| (fallible, n, w))
     })
-}
-
-/// `w` with the first event of each busy instant made an item if it is an error.
-///
-/// KNOWN BUG in the `try_` forms, avoided here so that the properties keep checking the rest:
-/// when an error arrives by the check that finds several keys' deadlines passed (the first
-/// event of a busy instant), it is yielded right after the first of those keys' outputs,
-/// before the others, instead of after all of them (which the split model requires: for each
-/// of those keys the output was due before the error arrived). See
-/// `an_error_after_keys_due_by_one_check_comes_after_their_outputs` and
-/// `try_forms_with_errors_anywhere_match_the_keyed_model`, both ignored until it is fixed.
-fn no_error_first_when_busy(nkeys: u32, mut w: Workload) -> Workload {
-    let mut previous = None;
-    for (t, ev) in w.schedule.iter_mut() {
-        let first = previous != Some(*t);
-        previous = Some(*t);
-        if let (true, Ev::Err(n)) = (first, *ev) {
-            if w.busy.binary_search(t).is_ok() {
-                *ev = Ev::Item(n * nkeys + n % nkeys);
-            }
-        }
-    }
-    w
 }
 
 fn duration() -> impl Strategy<Value = Duration> {
@@ -896,21 +869,14 @@ fn check_keys_due(
 }
 
 // ---------------------------------------------------------------------------------------------
-// KNOWN BUG in the `try_` forms: an error that arrives by the check that finds several keys'
-// deadlines passed is yielded after the first of their outputs, before the others.
-//
-// The engine holds the first output of that check in its `ready` slot and yields the error
-// next; the other keys' outputs wait in the keyed machine's queue, which is drained only on
-// the calls after. Per key, the split model has each of those outputs before the error (it was
-// due before the error arrived). The properties above avoid the case (see
-// `no_error_first_when_busy`); these two tests show it, and are to be run (not ignored) once
-// it is fixed.
+// An error that arrives by the check that finds several keys' deadlines passed comes after
+// all of their outputs: per key, the split model has each of them before the error (it was
+// due before the error arrived). The engine once yielded the error right after the first.
 
 /// Keys 1 and 2 open at 0 ms; the source is busy until 300 ms producing an error, so both
 /// deadlines (100 ms) pass inside that poll and are seen as the error arrives. Both keys'
-/// outputs are due before the error; today the error comes between them.
+/// outputs are due before the error, so both come first.
 #[test]
-#[ignore = "known bug: an error comes between the outputs of keys due by one check"]
 fn an_error_after_keys_due_by_one_check_comes_after_their_outputs() {
     let w = Workload {
         schedule: vec![(0, Ev::Item(1)), (0, Ev::Item(2)), (300, Ev::Err(7))],
@@ -918,7 +884,6 @@ fn an_error_after_keys_due_by_one_check_comes_after_their_outputs() {
     };
     let batches: Vec<Out<(u32, Vec<u32>)>> =
         w.run_fallible(|s, clock| s.try_batch_by(key10, 10, ms(100)).with_clock(clock));
-    // Today: [Item(300, (1, [1])), Err(300, 7), Item(300, (2, [2]))].
     assert_eq!(
         batches,
         [
@@ -944,8 +909,7 @@ proptest! {
     /// The keyed-model properties of the `try_` forms with errors anywhere, the first event of
     /// a busy instant included; and the order rule with an error as the busy source's event.
     #[test]
-    #[ignore = "known bug: an error comes between the outputs of keys due by one check"]
-    fn try_forms_with_errors_anywhere_match_the_keyed_model(
+        fn try_forms_with_errors_anywhere_match_the_keyed_model(
         (nkeys, w) in keyed_workload(true, usize::MAX),
         adapter in 0..3usize,
         (max_size, latency_or_period) in (max_size(), duration()),

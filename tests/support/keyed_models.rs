@@ -13,7 +13,8 @@
 //!   bound.
 //! - [`keyed`]: the whole keyed adapter, one [`KeyModel`] per active key: every key whose
 //!   deadline has passed by a check is served in deadline order (a key without one counts as
-//!   latest), ties broken by the order in which the keys became active; the poll budget counts
+//!   latest), ties broken by the order in which the keys became active (a key's first item
+//!   after an output that a deadline yielded renews its place); the poll budget counts
 //!   every key's items; and under a keys bound, a new key first evicts the key that comes
 //!   first in that order.
 
@@ -405,8 +406,11 @@ impl<O> KeyedRun<O> {
 
 struct Active<M> {
     key: u32,
-    /// The order in which the key became active (the tie-break).
+    /// The tie-break: the order in which the key became active, renewed by its first item
+    /// after an output yielded by a deadline (it starts what the key holds next).
     opened: u64,
+    /// The key's next item renews `opened`.
+    renew: bool,
     state: M,
 }
 
@@ -473,6 +477,7 @@ impl<M: KeyModel> KeyedModel<M> {
             let Some(i) = first else { break };
             let out = self.active[i].state.on_deadlines(now);
             let key = self.active[i].key;
+            self.active[i].renew |= out.is_some();
             self.emit(now, key, out);
             self.place(i);
         }
@@ -495,6 +500,12 @@ impl<M: KeyModel> KeyedModel<M> {
     fn on_item(&mut self, t: u64, x: u32) {
         let key = x % self.nkeys;
         let i = match self.position(key) {
+            Some(i) if self.active[i].renew => {
+                self.active[i].renew = false;
+                self.active[i].opened = self.opened;
+                self.opened += 1;
+                i
+            }
             Some(i) => i,
             None => {
                 if self.active.len() >= self.max_keys {
@@ -507,6 +518,7 @@ impl<M: KeyModel> KeyedModel<M> {
                 self.active.push(Active {
                     key,
                     opened: self.opened,
+                    renew: false,
                     state: self.template.clone(),
                 });
                 self.opened += 1;
