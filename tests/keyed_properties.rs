@@ -812,7 +812,8 @@ fn check_keys_due(
         }
     }
     // (deadline, order of first arrival, output)
-    let mut due: Vec<(u64, usize, Out<(u32, Vec<u32>)>)> = keys
+    type Due = (u64, usize, Out<(u32, Vec<u32>)>);
+    let mut due: Vec<Due> = keys
         .iter()
         .enumerate()
         .map(|(opened, (key, items))| {
