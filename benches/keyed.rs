@@ -252,8 +252,9 @@ impl<S: Stream<Item = Item> + Unpin> Stream for DqBatch<S> {
                     }
                     MapEntry::Vacant(entry) => {
                         let timer = this.queue.insert(item.0, this.latency);
-                        // As the keyed adapter does: a new `Vec`, grown by pushes.
-                        let mut batch = Vec::new();
+                        // The capacity that a first push gives a `Vec` of these items, as
+                        // in the keyed adapter's batches; further pushes grow it alike.
+                        let mut batch = Vec::with_capacity(4);
                         batch.push(item);
                         entry.insert((batch, timer));
                     }
@@ -580,8 +581,9 @@ fn speed<M: Mode>(m: &M, name: &str, workloads: &[(&str, Vec<Item>)], rounds: us
                 // give the same ones.
                 assert!(tallies[0].iter().all(|t| *t == tallies[1][0]), "{scenario}");
             }
-            let [(k_min, k_med), (d_min, d_med), (p_min, p_med)] =
-                samples.each_mut().map(|s| min_median(s));
+            let [keyed, dq, plain] = &mut samples;
+            let ((k_min, k_med), (d_min, d_med), (p_min, p_med)) =
+                (min_median(keyed), min_median(dq), min_median(plain));
             println!(
                 "{scenario:<18} {k_min:>8.2} {d_min:>8.2} {p_min:>8.2} {k_med:>8.2} {d_med:>8.2} \
                  {p_med:>8.2} {:>6.2}x {:>6.2}x {:>6.1}x {:>6.1}x",
