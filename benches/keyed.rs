@@ -1388,8 +1388,14 @@ fn report_lateness(name: &str, runs: &[Receipts]) -> (String, String) {
         .iter()
         .map(|r| max_gap(r.iter().map(|x| x.0).collect()))
         .fold(0.0, f64::max);
+    // The first output of a run: how late the timer woke the task at all.
+    let first_late = runs
+        .iter()
+        .map(|r| ms_after(r[0].0, r[0].2))
+        .fold(f64::MIN, f64::max);
     let diagnostics = format!(
-        "{name:<24} | {:>6.3} {:>6.3} | {} | {dated} | {arrival_gap:>7.3} {receipt_gap:>7.3}",
+        "{name:<24} | {:>6.3} {:>6.3} | {} | {dated} | {arrival_gap:>7.3} {receipt_gap:>7.3} | \
+         {first_late:>7.3}",
         spreads[0],
         spreads[spreads.len() - 1],
         spread_stats(&mut by_adapter),
@@ -1436,10 +1442,10 @@ fn lateness() {
     println!(
         "diagnostics: spread of the stamps per run (min, max); lateness by the adapter's own \
          deadline (opened_at + 20 ms); opened_at - stamp (min, max); the longest gap between \
-         two stamps and between two receipts"
+         two stamps and between two receipts; the latest first output of a run"
     );
     println!(
-        "{:<24} | {:>6} {:>6} | {:>7} {:>7} {:>7} {:>7} {:>6} | {:>7} {:>7} | {:>7} {:>7}",
+        "{:<24} | {:>6} {:>6} | {:>7} {:>7} {:>7} {:>7} {:>6} | {:>7} {:>7} | {:>7} {:>7} | {:>7}",
         "adapter, executor",
         "spread",
         "max",
@@ -1451,7 +1457,8 @@ fn lateness() {
         "opened-",
         "stamp",
         "gap arr",
-        "gap rcp"
+        "gap rcp",
+        "1st out"
     );
     for (_, diagnostics) in &rows {
         println!("{diagnostics}");
