@@ -1393,9 +1393,19 @@ fn report_lateness(name: &str, runs: &[Receipts]) -> (String, String) {
         .iter()
         .map(|r| ms_after(r[0].0, r[0].2))
         .fold(f64::MIN, f64::max);
+    // From the first output to the last: µs per output, the pace at which keys are served.
+    let serve: Vec<f64> = runs
+        .iter()
+        .map(|r| {
+            let span = r[r.len() - 1].0 - r[0].0;
+            span.as_secs_f64() * 1e6 / (r.len() - 1) as f64
+        })
+        .collect();
+    let serve_min = serve.iter().copied().fold(f64::MAX, f64::min);
+    let serve_max = serve.iter().copied().fold(0.0, f64::max);
     let diagnostics = format!(
         "{name:<24} | {:>6.3} {:>6.3} | {} | {dated} | {arrival_gap:>7.3} {receipt_gap:>7.3} | \
-         {first_late:>7.3}",
+         {first_late:>7.3} | {serve_min:>5.3} {serve_max:>5.3}",
         spreads[0],
         spreads[spreads.len() - 1],
         spread_stats(&mut by_adapter),
@@ -1442,10 +1452,12 @@ fn lateness() {
     println!(
         "diagnostics: spread of the stamps per run (min, max); lateness by the adapter's own \
          deadline (opened_at + 20 ms); opened_at - stamp (min, max); the longest gap between \
-         two stamps and between two receipts; the latest first output of a run"
+         two stamps and between two receipts; the latest first output of a run; µs per output \
+         from a run's first output to its last (min, max over runs)"
     );
     println!(
-        "{:<24} | {:>6} {:>6} | {:>7} {:>7} {:>7} {:>7} {:>6} | {:>7} {:>7} | {:>7} {:>7} | {:>7}",
+        "{:<24} | {:>6} {:>6} | {:>7} {:>7} {:>7} {:>7} {:>6} | {:>7} {:>7} | {:>7} {:>7} | {:>7} \
+         | {:>5} {:>5}",
         "adapter, executor",
         "spread",
         "max",
@@ -1458,7 +1470,9 @@ fn lateness() {
         "stamp",
         "gap arr",
         "gap rcp",
-        "1st out"
+        "1st out",
+        "µs/out",
+        "max"
     );
     for (_, diagnostics) in &rows {
         println!("{diagnostics}");
