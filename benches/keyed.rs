@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, StreamExt};
 use futures::task::noop_waker;
-use streamz::{FlushReason, StreamzExt};
+use streamz::{FlushReason, ManualClock, StreamzExt};
 use tokio::runtime::Runtime;
 use tokio_util::time::{delay_queue, DelayQueue};
 
@@ -1413,6 +1413,46 @@ fn report_lateness(name: &str, runs: &[Receipts]) -> (String, String) {
     (lateness, diagnostics)
 }
 
+/// On virtual time: ns per key to take in `LATE_KEYS` items of distinct keys, then, once
+/// every deadline has passed at once, ns per key to yield them all.
+fn intake_and_serve<S: Stream + Unpin>(make: impl Fn(Held, ManualClock) -> S) -> (f64, f64) {
+    let clock = ManualClock::new();
+    let drained = Rc::new(Cell::new(false));
+    let source = Held {
+        next: 0,
+        end: LATE_KEYS,
+        drained: drained.clone(),
+    };
+    let mut stream = make(source, clock.clone());
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let start = Instant::now();
+    loop {
+        match Pin::new(&mut stream).poll_next(&mut cx) {
+            Poll::Ready(_) => unreachable!("no deadline has passed"),
+            Poll::Pending if drained.get() => break,
+            Poll::Pending => {}
+        }
+    }
+    let intake = start.elapsed();
+    clock.advance(LATE_DEADLINE * 2);
+    let start = Instant::now();
+    let mut outputs = 0;
+    while outputs < LATE_KEYS {
+        match Pin::new(&mut stream).poll_next(&mut cx) {
+            Poll::Ready(Some(out)) => {
+                black_box(out);
+                outputs += 1;
+            }
+            Poll::Ready(None) => unreachable!("the source never ends"),
+            Poll::Pending => unreachable!("every deadline has passed"),
+        }
+    }
+    let serve = start.elapsed();
+    let per_key = |d: Duration| d.as_nanos() as f64 / f64::from(LATE_KEYS);
+    (per_key(intake), per_key(serve))
+}
+
 fn lateness() {
     let rt = runtime();
     // Once untimed: the timer thread.
@@ -1476,6 +1516,33 @@ fn lateness() {
     );
     for (_, diagnostics) in &rows {
         println!("{diagnostics}");
+    }
+    let key = |item: &Item| item.0;
+    let mut rows: Vec<(&str, Vec<(f64, f64)>)> =
+        vec![("batch_by", Vec::new()), ("debounce_by", Vec::new())];
+    for _ in 0..LATE_RUNS {
+        rows[0].1.push(intake_and_serve(|s, clock| {
+            s.batch_by(key, 1000, LATE_DEADLINE)
+                .with_reasons()
+                .with_clock(clock)
+        }));
+        rows[1].1.push(intake_and_serve(|s, clock| {
+            s.debounce_by(key, LATE_DEADLINE).with_clock(clock)
+        }));
+    }
+    println!(
+        "on ManualClock (virtual time, no timer thread): ns per key to take in {LATE_KEYS} items \
+         of distinct keys, then to yield them all once every deadline has passed ({LATE_RUNS} runs)"
+    );
+    println!(
+        "{:<24} | {:>8} {:>8} | {:>8} {:>8}",
+        "adapter", "in min", "in med", "out min", "out med"
+    );
+    for (name, mut runs) in rows {
+        let (mut intake, mut serve): (Vec<f64>, Vec<f64>) = runs.drain(..).unzip();
+        let (in_min, in_med) = min_median(&mut intake);
+        let (out_min, out_med) = min_median(&mut serve);
+        println!("{name:<24} | {in_min:>8.1} {in_med:>8.1} | {out_min:>8.1} {out_med:>8.1}");
     }
 }
 
