@@ -2,7 +2,7 @@
 //! hand-written `HashMap` + `tokio_util::time::DelayQueue` and against the plain adapter, their
 //! memory per active key, the deadline structure they use (a binary heap with lazy deletion)
 //! against a hashed timing wheel, and their lateness on the real clock with 10,000 deadlines
-//! within about a millisecond.
+//! close together.
 //!
 //! Sections, chosen by the arguments (all of them when none is named; a number sets the rounds
 //! of the timed sections):
@@ -22,8 +22,11 @@
 //!   holding one item (throttle: an open window), minus with none, divided by N.
 //! - `wheel`: the crate's deadline structure against a hashed timing wheel, on the access
 //!   pattern of the keyed machine, simulated without the adapters.
-//! - `lateness`: 10,000 items of distinct keys into `batch_by(.., 1000, 20ms).with_reasons()`
-//!   and `debounce_by(.., 20ms)` on `SystemClock`; each output's receipt minus its deadline.
+//! - `lateness`: 10,000 items of distinct keys, as fast as they come, into
+//!   `batch_by(.., 1000, 20ms).with_reasons()` and `debounce_by(.., 20ms)` on `SystemClock`;
+//!   each output's receipt minus its deadline (the source's stamp of the item + 20 ms), with
+//!   diagnostics; then, on `ManualClock`, the cost per key of taking the keys in and of serving
+//!   them once all are due.
 //!
 //! The contenders of `hold` and `fire`, with the same parameters (10 s or 10 ms):
 //! - keyed: `batch_by(|x| x.0, 100, d)`, `throttle_by(|x| x.0, d)` (leading edge),
@@ -40,8 +43,10 @@
 //! Each round times every contender of a scenario once, in an order that rotates from round to
 //! round; the minimum and the median per item are reported, with their ratios.
 //!
-//! Run: `cargo bench --bench keyed` (every section), or e.g. `cargo bench --bench keyed --
-//! hold 15` (one section, 15 rounds).
+//! Run: `cargo bench --bench keyed` (every section, about 65 s), or e.g. `cargo bench --bench
+//! keyed -- hold 15` (one section, 15 rounds); `-- profile=batch/uniform/keyed` runs one
+//! contender of `hold` over and over, for a profiler. Built without the crate's `tokio`
+//! feature, the keyed and plain adapters run on futures-timer in `fire` too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
