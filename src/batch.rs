@@ -435,9 +435,13 @@ impl<T> BatchState<T, Unweighted> {
 impl<T, W> BatchState<T, W> {
     /// The arrival of an item that opens a batch: its deadline counts from it. A zero latency
     /// needs none (the batch leaves when the inner stream pauses), so then no reading is
-    /// taken for it unless the opening instant is recorded.
+    /// taken for it unless the opening instant is recorded. A recorded opening is read from
+    /// the clock (one reading per batch): a date from the alarm is confirmed only later (see
+    /// `restamp`), perhaps after the batch has left.
     fn arrival<C: Clock>(&self, at: &mut Arrival<'_, C>) -> Instant {
-        if self.timed() || self.records_opening {
+        if self.records_opening {
+            at.exact()
+        } else if self.timed() {
             at.time()
         } else {
             at.latest()
@@ -620,6 +624,16 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
 
     fn calls_out(&self) -> bool {
         W::ACTIVE
+    }
+
+    fn restamp(&mut self, from: Instant, to: Instant) {
+        // The pending batch opened with an item dated by the alarm: it arrived before `to`.
+        if !self.items.is_empty() && (from..to).contains(&self.opened) {
+            self.opened = to;
+            if self.deadline.is_some() {
+                self.deadline = engine::checked_deadline(to, self.max_latency);
+            }
+        }
     }
 
     fn rebase(&mut self, from: Instant, to: Instant) {

@@ -34,7 +34,8 @@ pub trait Clock {
     /// the timer has fired, and for an item whose arrival time it needs unless its timer,
     /// armed within `r` of the latest reading, tells that time to within `2 r` (see the
     /// crate's "Timing precision"). A timer that fires later than `r` makes the adapter act
-    /// that much late, and may take an arrival time that much early. With `None`, it reads
+    /// that much late; an arrival time taken from it is confirmed by the next reading, so it
+    /// is never early, but may be late by as much. With `None`, it reads
     /// the clock as each item arrives while it holds a deadline, so its timer only wakes the
     /// task.
     fn timer_resolution(&self) -> Option<Duration> {

@@ -486,6 +486,22 @@ impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
         self.next_deadline()
     }
 
+    fn restamp(&mut self, from: Instant, to: Instant) {
+        // The latest item, or the run's first, was dated by the alarm: it arrived before `to`.
+        if self
+            .quiet_since
+            .is_some_and(|since| (from..to).contains(&since))
+        {
+            self.quiet_since = Some(to);
+        }
+        if let (Some(end), Some(max_wait)) = (self.run_end, self.max_wait) {
+            let start = end.checked_sub(max_wait);
+            if start.is_some_and(|start| (from..to).contains(&start)) {
+                self.run_end = engine::checked_deadline(to, max_wait);
+            }
+        }
+    }
+
     fn rebase(&mut self, from: Instant, to: Instant) {
         if let Some(since) = self.quiet_since {
             self.quiet_since = Some(engine::rebase(since, from, to).unwrap_or(to));

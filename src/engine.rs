@@ -27,7 +27,11 @@
 //!    event arrives unwatched, and when a machine asks for an item's arrival time
 //!    ([`Arrival::time`]) while the alarm is not tight. While items arrive densely, the alarm
 //!    is armed for the horizon after each item (unless it is armed for that or earlier); a
-//!    slower source gets a reading per item, which costs little next to its items.
+//!    slower source gets a reading per item, which costs little next to its items. A date
+//!    taken from a tight alarm (later than the latest reading) is provisional: a timer can
+//!    fire later than its resolution says. The next reading confirms it, and the machine
+//!    moves to that reading whatever it set from a date before it ([`Machine::restamp`]).
+//!    Such a reading is taken at the latest when the inner stream pauses.
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
@@ -51,7 +55,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
@@ -82,6 +86,9 @@ pub(crate) struct Engine<C: Clock, O> {
     /// Outputs to follow `ready`, in order: only when an error arrives while a keyed machine
     /// holds several outputs that came before it. Empty whenever `ready` is.
     backlog: VecDeque<O>,
+    /// The earliest and the latest dates the alarm gave (arrivals it told, see
+    /// [`Arrival::time`]) that no reading has confirmed yet (see [`Machine::restamp`]).
+    provisional: Option<(Instant, Instant)>,
 }
 
 impl<C: Clock, O> Engine<C, O> {
@@ -91,6 +98,7 @@ impl<C: Clock, O> Engine<C, O> {
             done: false,
             ready: None,
             backlog: VecDeque::new(),
+            provisional: None,
         }
     }
 
@@ -107,7 +115,12 @@ impl<C: Clock, O> Engine<C, O> {
         machine: &mut M,
         clock: C2,
     ) -> Engine<C2, O> {
-        machine.rebase(self.watch.clock.now(), clock.now());
+        let now = self.watch.clock.now();
+        if let Some((from, _)) = self.provisional {
+            machine.restamp(from, now);
+            machine.confirmed();
+        }
+        machine.rebase(now, clock.now());
         let mut engine = Engine::new(clock);
         engine.done = self.done;
         engine.ready = self.ready;
@@ -177,7 +190,7 @@ impl<C: Clock, O> Engine<C, O> {
                 .watch
                 .watched(self.watch.horizon(machine.next_deadline()))
         {
-            let now = self.watch.read();
+            let now = self.read(machine);
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
             }
@@ -195,7 +208,7 @@ impl<C: Clock, O> Engine<C, O> {
                         .watched(self.watch.horizon(machine.next_deadline())));
             called_out = false;
             if look {
-                let now = self.watch.read();
+                let now = self.read(machine);
                 if let Some(out) = machine.on_deadlines(now) {
                     return Poll::Ready(Some(wrap(out)));
                 }
@@ -208,6 +221,7 @@ impl<C: Clock, O> Engine<C, O> {
             });
             let event = match run {
                 Some((fired, room)) if room > 0 => {
+                    let date = self.watch.latest;
                     let (rest, event) = machine.absorb_run(Runner {
                         stream: stream.as_mut(),
                         cx,
@@ -217,6 +231,10 @@ impl<C: Clock, O> Engine<C, O> {
                         calls_out: machine.calls_out(),
                     });
                     left -= room - rest;
+                    if rest < room {
+                        // The run's items are dated by the alarm (a debounce's quiet period).
+                        self.note_provisional(date);
+                    }
                     event
                 }
                 _ => Some(match stream.as_mut().poll_next(cx) {
@@ -229,12 +247,14 @@ impl<C: Clock, O> Engine<C, O> {
                 }),
             };
             if let Some(event) = event {
-                // Time order: the deadlines the event reached come first.
-                let watched = self.watch.watched(horizon);
+                // Time order: the deadlines the event reached come first. At a pause, dates the
+                // alarm gave are confirmed by a reading.
+                let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
+                let watched = self.watch.watched(horizon) && !confirms;
                 let reading = if watched {
                     None
                 } else {
-                    let now = self.watch.read();
+                    let now = self.read(machine);
                     // Held in `ready` at once, so that a hook that panics below loses nothing.
                     self.ready = machine.on_deadlines(now).map(&wrap);
                     Some(now)
@@ -248,10 +268,16 @@ impl<C: Clock, O> Engine<C, O> {
                             reading,
                             close: (watched && self.watch.tight()).then_some(self.watch.latest),
                             latest: self.watch.latest,
+                            last_reading: self.watch.last_reading(),
                         };
                         let out = machine.on_item(item, &mut at);
-                        if let Some(now) = at.reading {
-                            self.watch.arrived(now);
+                        match (at.reading, at.close) {
+                            (Some(now), _) => {
+                                self.watch.arrived(now);
+                                self.confirm(machine, now);
+                            }
+                            (None, Some(date)) => self.note_provisional(date),
+                            (None, None) => {}
                         }
                         if self.watch.dense {
                             self.watch.watch(machine.next_deadline());
@@ -314,6 +340,42 @@ impl<C: Clock, O> Engine<C, O> {
         }
     }
 
+    /// Reads the clock, and confirms to `machine` the dates the alarm gave since the latest
+    /// reading (see [`Machine::restamp`]).
+    fn read<M: Machine>(&mut self, machine: &mut M) -> Instant {
+        let now = self.watch.read();
+        self.confirm(machine, now);
+        now
+    }
+
+    /// A reading `now` was taken: the dates the alarm gave before it are confirmed (those
+    /// before `now` move to it); a date after it is not yet.
+    fn confirm<M: Machine>(&mut self, machine: &mut M, now: Instant) {
+        if let Some((from, last)) = self.provisional {
+            if from < now {
+                machine.restamp(from, now);
+            }
+            // A date at `now` is confirmed too; one after it is not yet.
+            self.provisional = (last > now).then(|| (now + Duration::from_nanos(1), last));
+            if self.provisional.is_none() {
+                machine.confirmed();
+            }
+        }
+    }
+
+    /// The alarm dated something at `date`, without a reading. A date no later than the latest
+    /// reading is one (a timer of no lateness dates by the reading it was armed from).
+    #[inline]
+    fn note_provisional(&mut self, date: Instant) {
+        if date <= self.watch.last_reading() {
+            return;
+        }
+        self.provisional = Some(match self.provisional {
+            None => (date, date),
+            Some((min, max)) => (min.min(date), max.max(date)),
+        });
+    }
+
     /// After the inner stream ended: only a deadline can still yield something (a throttled
     /// trailing item); without one, the adapter ends, and its timer goes.
     fn finish<M: Machine>(
@@ -344,7 +406,7 @@ impl<C: Clock, O> Engine<C, O> {
             if self.watch.poll_alarm(at, cx).is_pending() {
                 return Poll::Pending;
             }
-            let now = self.watch.read();
+            let now = self.read(machine);
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
             }

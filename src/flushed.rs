@@ -12,7 +12,8 @@ pub struct Flushed<T> {
     pub items: Vec<T>,
     /// Why the batch left.
     pub reason: FlushReason,
-    /// When the batch's first item arrived, by the adapter's clock: its deadline is
+    /// When the batch's first item arrived, by the adapter's clock (a reading taken as that
+    /// item arrived): its deadline is
     /// `opened_at + max_latency`. For a batch that left by its deadline, the time from here to
     /// the batch's receipt is how long its first item waited.
     pub opened_at: Instant,

@@ -115,6 +115,9 @@ struct Slot<K, M> {
     /// The key yielded by a deadline and stays: its next item takes a new place in the order
     /// of ties (see `Keyed::place`).
     renew: bool,
+    /// The key's state took an arrival dated by the alarm that no reading has confirmed yet
+    /// (it is listed in `Keyed::stamped`).
+    stamped: bool,
 }
 
 /// Opens a slot for `key` with `state`, in a free place of `slots` or a new one; returns where.
@@ -131,6 +134,7 @@ fn open<K, M>(
         opened: *opened,
         queued: None,
         renew: false,
+        stamped: false,
     };
     *opened += 1;
     match free.pop() {
@@ -211,6 +215,9 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     /// Dropped items not yet handed to the hook, last first: left by a hook that panicked
     /// while several keys ended at once, and handed over by the next call.
     unhooked: Vec<M::Item>,
+    /// Keys whose state took an arrival dated by the alarm since the latest reading (see
+    /// [`Machine::restamp`]).
+    stamped: Vec<u32>,
 }
 
 impl<K, M, F, D> Keyed<K, M, F, D>
@@ -235,6 +242,7 @@ where
             ended: false,
             due: Vec::new(),
             unhooked: Vec::new(),
+            stamped: Vec::new(),
         }
     }
 
@@ -265,6 +273,7 @@ where
             ended: self.ended,
             due: self.due,
             unhooked: self.unhooked,
+            stamped: self.stamped,
         }
     }
 
@@ -283,6 +292,7 @@ where
                     opened: slot.opened,
                     queued: slot.queued,
                     renew: slot.renew,
+                    stamped: slot.stamped,
                 })
             })
             .collect();
@@ -300,6 +310,7 @@ where
             ended: self.ended,
             due: self.due,
             unhooked: self.unhooked,
+            stamped: self.stamped,
         }
     }
 
@@ -618,6 +629,13 @@ where
         let out = placing.keyed.slot(idx).state.on_item(item, at);
         placing.done = true;
         drop(placing);
+        if at.dated_by_alarm() {
+            let slot = self.slot(idx);
+            if !slot.stamped {
+                slot.stamped = true;
+                self.stamped.push(idx);
+            }
+        }
         let dropped = self.place(idx, out, false);
         self.settle();
         self.drop_item(dropped);
@@ -663,6 +681,25 @@ where
     fn absorb_run<R: Run<M::Item>>(&mut self, _run: R) -> R::Out {
         // `room` is zero: every item goes through `on_item`, which finds its key.
         unreachable!("a keyed machine takes no runs")
+    }
+
+    fn restamp(&mut self, from: Instant, to: Instant) {
+        // A deadline moved later: the key's heap entry may lie before it, and is taken as
+        // early when popped. A place freed and taken again since holds no instant in
+        // `from..to` but such dates (every reading since `from` confirmed the rest).
+        for &idx in &self.stamped {
+            if let Some(Some(slot)) = self.slots.get_mut(idx as usize) {
+                slot.state.restamp(from, to);
+            }
+        }
+    }
+
+    fn confirmed(&mut self) {
+        for idx in self.stamped.drain(..) {
+            if let Some(Some(slot)) = self.slots.get_mut(idx as usize) {
+                slot.stamped = false;
+            }
+        }
     }
 
     fn rebase(&mut self, from: Instant, to: Instant) {

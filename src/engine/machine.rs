@@ -42,6 +42,8 @@ pub(crate) struct Arrival<'a, C> {
     pub(crate) close: Option<Instant>,
     /// What [`latest`](Arrival::latest) gives when neither of the above is known.
     pub(crate) latest: Instant,
+    /// The latest reading of the clock, before this arrival.
+    pub(crate) last_reading: Instant,
 }
 
 impl<C: Clock> Arrival<'_, C> {
@@ -52,12 +54,21 @@ impl<C: Clock> Arrival<'_, C> {
 
     /// The arrival time, or an instant after it by at most twice the clock's timer resolution
     /// (the latest instant the item can have arrived at): from a tight alarm if there is one,
-    /// else from a reading taken for this item.
+    /// else from a reading taken for this item. A date from the alarm holds only if its timer
+    /// keeps its resolution: the next reading confirms it, and moves what was set from it
+    /// (see [`Machine::restamp`]).
     pub(crate) fn time(&mut self) -> Instant {
         match (self.reading, self.close) {
             (Some(now), _) | (None, Some(now)) => now,
             (None, None) => *self.reading.insert(self.clock.now()),
         }
+    }
+
+    /// Whether the machine may have dated this arrival by the alarm (`close`) rather than by a
+    /// reading: a date later than the latest reading, which the next reading confirms (see
+    /// [`Machine::restamp`]).
+    pub(crate) fn dated_by_alarm(&self) -> bool {
+        self.reading.is_none() && self.close.is_some_and(|close| close > self.last_reading)
     }
 
     /// What [`time`](Arrival::time) would give if it is known without a reading, else the
@@ -125,6 +136,17 @@ pub(crate) trait Machine {
 
     /// Drives `run`, with a step that does for each item what `on_item` would.
     fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
+
+    /// Confirms the dates the alarm gave: `to` is a reading taken after every item that was
+    /// dated at or after `from` without a reading ([`Arrival::time`] from a tight alarm, or a
+    /// run). Every instant the machine set from such a date and that lies before `to` moves
+    /// to `to`. (A timer may fire later than its resolution says, when the thread that fires
+    /// it waits for a core: a date from it is an upper bound only until then; this keeps a
+    /// deadline from acting early, at the cost of acting late by that wait.)
+    fn restamp(&mut self, _from: Instant, _to: Instant) {}
+
+    /// Every date the alarm gave is confirmed (after the `restamp` calls it took).
+    fn confirmed(&mut self) {}
 
     /// Moves every instant the machine holds from a clock whose time is `from` to one whose
     /// time is `to` (see [`rebase`]): a deadline keeps the time it had left, and one already
