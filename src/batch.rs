@@ -626,6 +626,10 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
         W::ACTIVE
     }
 
+    fn holds_dated(&self, from: Instant) -> bool {
+        !self.items.is_empty() && self.opened >= from
+    }
+
     fn restamp(&mut self, from: Instant, to: Instant) {
         // The pending batch opened with an item dated by the alarm: it arrived before `to`.
         if !self.items.is_empty() && (from..to).contains(&self.opened) {

@@ -387,6 +387,7 @@ impl<T, D> DebounceState<T, D> {
 impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
     type Item = T;
     type Output = T;
+    const RUNS_DATED: bool = true;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<T> {
         if matches!(self.quiet_end(), Some(end) if now >= end) {

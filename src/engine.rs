@@ -55,7 +55,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_core::Stream;
 
@@ -86,9 +86,9 @@ pub(crate) struct Engine<C: Clock, O> {
     /// Outputs to follow `ready`, in order: only when an error arrives while a keyed machine
     /// holds several outputs that came before it. Empty whenever `ready` is.
     backlog: VecDeque<O>,
-    /// The earliest and the latest dates the alarm gave (arrivals it told, see
-    /// [`Arrival::time`]) that no reading has confirmed yet (see [`Machine::restamp`]).
-    provisional: Option<(Instant, Instant)>,
+    /// The earliest date the alarm gave (an arrival it told, see [`Arrival::time`]) since the
+    /// latest reading, which will confirm it (see [`Machine::restamp`]).
+    provisional: Option<Instant>,
 }
 
 impl<C: Clock, O> Engine<C, O> {
@@ -116,7 +116,7 @@ impl<C: Clock, O> Engine<C, O> {
         clock: C2,
     ) -> Engine<C2, O> {
         let now = self.watch.clock.now();
-        if let Some((from, _)) = self.provisional {
+        if let Some(from) = self.provisional {
             machine.restamp(from, now);
             machine.confirmed();
         }
@@ -169,6 +169,36 @@ impl<C: Clock, O> Engine<C, O> {
     /// output into an adapter output.
     #[inline]
     pub(crate) fn poll<S, M>(
+        &mut self,
+        stream: Pin<&mut S>,
+        machine: &mut M,
+        cx: &mut Context<'_>,
+        split: impl Fn(S::Item) -> Result<M::Item, O>,
+        wrap: impl Fn(M::Output) -> O,
+    ) -> Poll<Option<O>>
+    where
+        S: Stream,
+        M: Machine,
+    {
+        let polled = self.drive(stream, machine, cx, split, wrap);
+        if let Some(from) = self.provisional {
+            // The call ends (an output, or the budget spent) with dates the alarm gave that no
+            // reading has confirmed: one is taken now if the machine still holds what it set
+            // from them, before the consumer's time, or other tasks', passes.
+            if machine.holds_dated(from) {
+                let now = self.watch.clock.now();
+                self.confirm(machine, now);
+            } else {
+                self.provisional = None;
+                machine.confirmed();
+            }
+        }
+        polled
+    }
+
+    /// [`poll`](Engine::poll), but for the dates the alarm gave that are left to confirm.
+    #[inline]
+    fn drive<S, M>(
         &mut self,
         mut stream: Pin<&mut S>,
         machine: &mut M,
@@ -231,8 +261,7 @@ impl<C: Clock, O> Engine<C, O> {
                         calls_out: machine.calls_out(),
                     });
                     left -= room - rest;
-                    if rest < room {
-                        // The run's items are dated by the alarm (a debounce's quiet period).
+                    if M::RUNS_DATED && rest < room {
                         self.note_provisional(date);
                     }
                     event
@@ -348,18 +377,14 @@ impl<C: Clock, O> Engine<C, O> {
         now
     }
 
-    /// A reading `now` was taken: the dates the alarm gave before it are confirmed (those
-    /// before `now` move to it); a date after it is not yet.
+    /// A reading `now` was taken, after every arrival the alarm dated: it confirms those dates.
+    /// One before `now` moves to it; one at or after it stands (the item arrived before `now`).
     fn confirm<M: Machine>(&mut self, machine: &mut M, now: Instant) {
-        if let Some((from, last)) = self.provisional {
+        if let Some(from) = self.provisional.take() {
             if from < now {
                 machine.restamp(from, now);
             }
-            // A date at `now` is confirmed too; one after it is not yet.
-            self.provisional = (last > now).then(|| (now + Duration::from_nanos(1), last));
-            if self.provisional.is_none() {
-                machine.confirmed();
-            }
+            machine.confirmed();
         }
     }
 
@@ -370,10 +395,7 @@ impl<C: Clock, O> Engine<C, O> {
         if date <= self.watch.last_reading() {
             return;
         }
-        self.provisional = Some(match self.provisional {
-            None => (date, date),
-            Some((min, max)) => (min.min(date), max.max(date)),
-        });
+        self.provisional = Some(self.provisional.map_or(date, |from| from.min(date)));
     }
 
     /// After the inner stream ended: only a deadline can still yield something (a throttled

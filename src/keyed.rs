@@ -694,6 +694,10 @@ where
         }
     }
 
+    fn holds_dated(&self, _from: Instant) -> bool {
+        !self.stamped.is_empty()
+    }
+
     fn confirmed(&mut self) {
         for idx in self.stamped.drain(..) {
             if let Some(Some(slot)) = self.slots.get_mut(idx as usize) {

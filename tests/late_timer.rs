@@ -4,11 +4,13 @@
 //! a timer that fires later than its resolution says must not make those dates early.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, StreamExt};
-use streamz::{Clock, FlushReason, ManualClock, ManualTimer, StreamzExt, Timer};
+use streamz::{Clock, FlushReason, ManualClock, ManualTimer, StreamzExt, Timer, TryStreamzExt};
 
 /// `ManualClock`, whose timers say they fire within 0.1 ms, but do not fire before `until`
 /// (as if the thread that fires them could not run until then); after it, they are on time.
@@ -186,4 +188,142 @@ fn a_late_timer_does_not_make_a_keyed_debounce_early() {
             item + 20_000
         );
     }
+}
+
+/// Like [`run`], but while `busy()` holds, the clock moves `gap` (not 100 µs) after a
+/// `Pending` (the task comes back only after other tasks ran) and after an output for which
+/// `slow` holds (the consumer takes that long over it).
+fn run_with_gaps<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+    gap_by: Duration,
+    busy: impl Fn() -> bool,
+    slow: impl Fn(&S::Item) -> bool,
+) -> Vec<(u64, S::Item)> {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    while clock.now() - start < until {
+        match Pin::new(&mut *s).poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => {
+                let gap = busy() && slow(&item);
+                out.push(((clock.now() - start).as_micros() as u64, item));
+                if gap {
+                    clock.advance(gap_by);
+                }
+            }
+            Poll::Ready(None) => return out,
+            Poll::Pending => clock.advance(if busy() {
+                gap_by
+            } else {
+                Duration::from_micros(100)
+            }),
+        }
+    }
+    out
+}
+
+/// `n` items, each produced in `step` of virtual time, then a source that stays pending; with
+/// the count of items produced. The arrival of each item, in µs from the start, is its value.
+fn dense_counted(
+    clock: &ManualClock,
+    n: u64,
+    step: Duration,
+) -> (impl Stream<Item = u64> + Unpin, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = count.clone();
+    let clock = clock.clone();
+    let start = clock.now();
+    let s = stream::iter(0..n)
+        .map(move |_| {
+            clock.advance(step);
+            counter.fetch_add(1, Ordering::Relaxed);
+            (clock.now() - start).as_micros() as u64
+        })
+        .chain(stream::pending());
+    (s, count)
+}
+
+#[test]
+fn a_timer_date_is_confirmed_before_a_budget_gap() {
+    // Timers keep time here. Items come 10 ns apart, so no timer fires within a call; a call
+    // that spends its budget returns, and the task comes back 5 ms later. The second batch
+    // opens (dated by the timer) in a call that ends so: the gap must not move its deadline.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, count) = dense_counted(&clock, 1_600, Duration::from_nanos(10));
+    let mut s = source
+        .batch(1_000, Duration::from_millis(10))
+        .with_clock(late(&clock, 0));
+    let busy = move || count.load(Ordering::Relaxed) < 1_600;
+    let out = run_with_gaps(
+        &mut s,
+        &clock,
+        start,
+        Duration::from_millis(80),
+        ms(5),
+        busy,
+        |_| false,
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    let (at, batch) = &out[1];
+    assert_eq!(batch.len(), 600);
+    let first = batch[0];
+    assert!(
+        *at >= first + 10_000,
+        "left at {at} µs, first item at {first} µs"
+    );
+    assert!(
+        *at <= first + 10_000 + 300,
+        "left at {at} µs, first item at {first} µs"
+    );
+}
+
+#[test]
+fn a_timer_date_is_confirmed_before_an_output_leaves() {
+    // Batches of 100 fill up while items come densely (10 ns apart, so that no timer fires
+    // between the second batch's opening and the error); its deadline counts from
+    // its first item, dated by the timer. An error passes at once, and the consumer takes
+    // 3 ms over it before it polls again: that must not move the deadline of the batch
+    // opened just before the error.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, count) = dense_counted(&clock, 150, Duration::from_nanos(10));
+    // The error comes 4 items after the second batch opened.
+    let source = source
+        .enumerate()
+        .map(|(i, n)| if i == 104 { Err(n) } else { Ok(n) });
+    let mut s = source
+        .try_batch(100, Duration::from_millis(10))
+        .with_clock(late(&clock, 0));
+    let busy = move || count.load(Ordering::Relaxed) < 150;
+    let out = run_with_gaps(
+        &mut s,
+        &clock,
+        start,
+        Duration::from_millis(60),
+        ms(3),
+        busy,
+        Result::is_err,
+    );
+    let last = out.last().expect("outputs");
+    let (at, Ok(batch)) = last else {
+        panic!("{out:?}")
+    };
+    assert!(batch.len() < 100, "{out:?}");
+    let first = batch[0];
+    assert!(
+        *at >= first + 10_000,
+        "left at {at} µs, first item at {first} µs"
+    );
+    assert!(
+        *at <= first + 10_000 + 300,
+        "left at {at} µs, first item at {first} µs"
+    );
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }

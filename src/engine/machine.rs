@@ -126,6 +126,11 @@ pub(crate) trait Machine {
         false
     }
 
+    /// Whether the items of a run take the `time` handed to [`room`](Machine::room) as their
+    /// arrival (a debounce's quiet period restarts at each): the engine then counts it as a
+    /// date the alarm gave (see [`restamp`](Machine::restamp)).
+    const RUNS_DATED: bool = false;
+
     /// How many of the next items, each arriving before every deadline, the machine can take
     /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
     /// nothing and change nothing but what the machine keeps. `time` is what
@@ -147,6 +152,12 @@ pub(crate) trait Machine {
 
     /// Every date the alarm gave is confirmed (after the `restamp` calls it took).
     fn confirmed(&mut self) {}
+
+    /// Whether the machine may hold an instant set from a date the alarm gave at or after
+    /// `from` (else no reading is needed to confirm it).
+    fn holds_dated(&self, _from: Instant) -> bool {
+        true
+    }
 
     /// Moves every instant the machine holds from a clock whose time is `from` to one whose
     /// time is `to` (see [`rebase`]): a deadline keeps the time it had left, and one already
