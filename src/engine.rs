@@ -197,7 +197,7 @@ impl<C: Clock, O> Engine<C, O> {
     }
 
     /// [`poll`](Engine::poll), but for the dates the alarm gave that are left to confirm.
-    #[inline]
+    #[inline(always)]
     fn drive<S, M>(
         &mut self,
         mut stream: Pin<&mut S>,
