@@ -393,14 +393,16 @@ pub struct KeyedRun<O> {
 }
 
 impl<O> KeyedRun<O> {
-    /// The number of active keys once everything up to `t` has been done (the source paused,
-    /// every deadline reached acted on).
-    pub fn keys_at(&self, t: u64) -> usize {
+    /// The number of active keys once everything at `t` has been done, if the model is at rest
+    /// at `t` (the source paused there, or a deadline was acted on there). At an instant where
+    /// the source only spent a call's budget, or was busy, the model tells nothing.
+    pub fn keys_at(&self, t: u64) -> Option<usize> {
         self.keys
             .iter()
             .take_while(|&&(at, _)| at <= t)
             .last()
-            .map_or(0, |&(_, n)| n)
+            .filter(|&&(at, _)| at == t)
+            .map(|&(_, n)| n)
     }
 }
 
