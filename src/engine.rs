@@ -31,7 +31,9 @@
 //!    taken from a tight alarm (later than the latest reading) is provisional: a timer can
 //!    fire later than its resolution says. The next reading confirms it, and the machine
 //!    moves to that reading whatever it set from a date before it ([`Machine::restamp`]).
-//!    Such a reading is taken at the latest when the inner stream pauses.
+//!    Such a reading is taken at the latest when the inner stream pauses or the call
+//!    returns. A reading past the alarm's latest instant while it has not fired shows a late
+//!    timer: the alarm is not tight until it fires.
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
@@ -245,7 +247,10 @@ impl<C: Clock, O> Engine<C, O> {
                 self.watch.watch(machine.next_deadline());
             }
             let horizon = self.watch.horizon(machine.next_deadline());
-            let run = self.watch.run_flag(horizon).map(|fired| {
+            // A machine that dates a run's items by `latest` takes one only while that is
+            // close (the alarm is tight).
+            let dated = !M::RUNS_DATED || self.watch.tight();
+            let run = self.watch.run_flag(horizon).filter(|_| dated).map(|fired| {
                 let room = machine.room(self.watch.latest).min(left as usize) as u32;
                 (fired, room)
             });

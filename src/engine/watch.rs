@@ -33,6 +33,9 @@ pub(crate) struct Watch<C: Clock> {
     /// What a watched arrival is taken to be: the latest instant it can be, the instant before
     /// the alarm would fire at its latest, `armed + lag` (or `now`).
     pub(crate) latest: Instant,
+    /// The latest reading is past the instant before the alarm would fire at its latest,
+    /// and it has not fired: the timer is late, and `latest` bounds nothing.
+    overdue: bool,
     /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
     pub(crate) dense: bool,
     arrival_read: Option<Instant>,
@@ -51,6 +54,7 @@ impl<C: Clock> Watch<C> {
             now,
             tick: None,
             latest: now,
+            overdue: false,
             dense: false,
             arrival_read: None,
         };
@@ -94,10 +98,13 @@ impl<C: Clock> Watch<C> {
         self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
     }
 
-    /// Whether the alarm, which watches, is tight.
+    /// Whether the alarm, which watches, is tight: armed within one resolution of the latest
+    /// reading, and not overdue (a reading past the latest instant it could fire at, while
+    /// it has not fired, shows a late timer: what it tells of an arrival bounds nothing).
     #[inline]
     pub(crate) fn tight(&self) -> bool {
-        matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
+        !self.overdue
+            && matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
     }
 
     /// The flag a run watches, if the items can be taken in a run: the alarm watches the
@@ -141,14 +148,15 @@ impl<C: Clock> Watch<C> {
     /// Sets `tick` and `latest` after `now` or `armed` changed.
     fn update_times(&mut self) {
         self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
-        self.latest = match self.armed {
+        let before = match self.armed {
             Some(armed) if self.resolution.is_some() => {
                 let fires = checked_deadline(armed, self.lag).unwrap_or(armed);
-                let before = fires.checked_sub(Duration::from_nanos(1));
-                before.unwrap_or(fires).max(self.now)
+                fires.checked_sub(Duration::from_nanos(1)).unwrap_or(fires)
             }
             _ => self.now,
         };
+        self.overdue = before < self.now;
+        self.latest = before.max(self.now);
     }
 
     /// Arms the alarm for the horizon of a machine whose next deadline is `next`, unless it is
