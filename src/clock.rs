@@ -41,6 +41,20 @@ pub trait Clock {
     fn timer_resolution(&self) -> Option<Duration> {
         None
     }
+
+    /// A function that reads this clock's time from any thread, if there is one (the default
+    /// is `None`).
+    ///
+    /// With a [`timer_resolution`](Clock::timer_resolution), an adapter dates items that
+    /// arrive densely by its timer, and confirms those dates by a later reading (see the
+    /// crate's "Timing precision"). With a reader, the timer's firing also reads the time
+    /// (on whatever thread fires it), and that reading confirms the dates of the items that
+    /// arrived before it. Without one, the adapter's next own reading does, which may come
+    /// after a slow poll of the inner stream and then moves those dates later by that poll.
+    /// [`SystemClock`](crate::SystemClock) has one.
+    fn reader(&self) -> Option<fn() -> Instant> {
+        None
+    }
 }
 
 /// A reusable one-shot timer, created by [`Clock::timer`].

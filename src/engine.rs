@@ -29,8 +29,9 @@
 //!    is armed for the horizon after each item (unless it is armed for that or earlier); a
 //!    slower source gets a reading per item, which costs little next to its items. A date
 //!    taken from a tight alarm (later than the latest reading) is provisional: a timer can
-//!    fire later than its resolution says. The next reading confirms it, and the machine
-//!    moves to that reading whatever it set from a date before it ([`Machine::restamp`]).
+//!    fire later than its resolution says. The next reading confirms it (or the reading the
+//!    alarm's firing took, if earlier: [`Clock::reader`](crate::Clock::reader)), and the
+//!    machine moves to it whatever it set from a date before it ([`Machine::restamp`]).
 //!    Such a reading is taken at the latest when the inner stream pauses or the call
 //!    returns. A reading past the alarm's latest instant while it has not fired shows a late
 //!    timer: the alarm is not tight until it fires.
@@ -382,12 +383,15 @@ impl<C: Clock, O> Engine<C, O> {
         now
     }
 
-    /// A reading `now` was taken, after every arrival the alarm dated: it confirms those dates.
-    /// One before `now` moves to it; one at or after it stands (the item arrived before `now`).
+    /// A reading `now` was taken, after every arrival the alarm dated: it confirms those dates,
+    /// and so does the reading its firing took, if it has fired and the clock has a reader
+    /// (every such arrival was seen with the flag down). A date before the earlier of the two
+    /// moves to it; one at or after it stands.
     fn confirm<M: Machine>(&mut self, machine: &mut M, now: Instant) {
         if let Some(from) = self.provisional.take() {
-            if from < now {
-                machine.restamp(from, now);
+            let to = self.watch.bound(now);
+            if from < to {
+                machine.restamp(from, to);
             }
             machine.confirmed();
         }

@@ -62,6 +62,12 @@ impl Clock for SystemClock {
         }
         Some(SYSTEM_TIMER_RESOLUTION)
     }
+
+    /// [`SystemClock::now`](Clock::now), from any thread: futures-timer's thread reads it as
+    /// a timer fires. (Inside a tokio runtime the adapters date no item by their timer.)
+    fn reader(&self) -> Option<fn() -> Instant> {
+        Some(|| SystemClock.now())
+    }
 }
 
 /// Whether the calling thread runs inside a tokio runtime, whose timers then serve.

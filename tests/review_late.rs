@@ -280,12 +280,13 @@ fn keyed_batch_bursts_are_not_early() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A known cost of confirming dates: on a clock with a resolution (here punctual timers), a date
-// from the timer is confirmed by the next reading, and if the next poll of the inner stream is
-// slow (a slow `Pending`, a slow next item), that reading comes after it: the date moves by
-// that poll's time (`Machine::restamp` cannot tell it from a late timer). Documented in the
-// README ("Timing precision"); these tests hold the bound: never early, and late by at most
-// the slow poll (5 ms) plus the timer's precision and the driver's steps.
+// The cost of confirming dates on a clock with a resolution but no reader (`Clock::reader`),
+// here with punctual timers: a date from the timer is confirmed by the adapter's next reading,
+// and if the next poll of the inner stream is slow (a slow `Pending`, a slow next item), that
+// reading comes after it: the date moves by that poll's time (`Machine::restamp` cannot tell
+// it from a late timer). Documented with `Clock::reader`; these tests hold the bound: never
+// early, and late by at most the slow poll (5 ms) plus the timer's precision and the
+// driver's steps. The same scenarios with a reader are at the end of this file.
 // ---------------------------------------------------------------------------------------------
 
 /// One step of a [`Script`]: the clock moves `us` µs inside the poll, which then returns an
@@ -456,4 +457,134 @@ fn keyed_batch_reused_slots_lose_nothing() {
         );
         assert_eq!(seen.len(), 3_000, "max_keys {max_keys}: items lost");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// With a clock that has a reader (`Clock::reader`, as `SystemClock` has), the timer's firing
+// reads the time, and that reading confirms the dates: a slow poll after the items no longer
+// moves them. The same scenarios, on punctual timers, leave within the timer's precision.
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// The clock `read_shared` reads: the test's own (timers fire on the test's thread).
+    static SHARED: std::cell::RefCell<Option<ManualClock>> = const { std::cell::RefCell::new(None) };
+}
+
+fn read_shared() -> Instant {
+    SHARED.with(|c| c.borrow().as_ref().expect("a shared clock").now())
+}
+
+/// A [`Late`] clock with a reader.
+#[derive(Debug, Clone)]
+struct Stamped(Late);
+
+impl Clock for Stamped {
+    type Timer = LateTimer;
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> LateTimer {
+        self.0.timer(deadline)
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        self.0.timer_resolution()
+    }
+
+    fn reader(&self) -> Option<fn() -> Instant> {
+        Some(read_shared)
+    }
+}
+
+/// A [`Stamped`] clock on `clock`, whose timers fire from `ms` ms after now on.
+fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
+    SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
+    Stamped(late(clock, ms))
+}
+
+#[test]
+fn with_a_reader_a_slow_pause_does_not_delay_a_debounce() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = script(&clock, vec![items(300, 1), pause(5_000)])
+        .debounce(ms(20))
+        .with_clock(stamped(&clock, 0));
+    let out = run(&mut s, &clock, start, ms(60));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_not_early("debounce", &out, 20_000);
+    assert_not_late("debounce", &out, 20_000, 400);
+}
+
+#[test]
+fn with_a_reader_a_slow_pause_does_not_delay_a_batch() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = script(&clock, vec![items(101, 1), pause(5_000)])
+        .batch(100, ms(10))
+        .with_clock(stamped(&clock, 0));
+    let out: Vec<(u64, u64)> = run(&mut s, &clock, start, ms(60))
+        .into_iter()
+        .filter(|(_, b)| b.len() < 100)
+        .map(|(at, b)| (at, b[0]))
+        .collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_not_early("batch", &out, 10_000);
+    assert_not_late("batch", &out, 10_000, 400);
+}
+
+#[test]
+fn with_a_reader_a_slow_item_does_not_delay_a_batch() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = script(&clock, vec![items(101, 1), items(1, 5_000)])
+        .batch(100, ms(10))
+        .with_clock(stamped(&clock, 0));
+    let out: Vec<(u64, u64)> = run(&mut s, &clock, start, ms(60))
+        .into_iter()
+        .filter(|(_, b)| b.len() < 100)
+        .map(|(at, b)| (at, b[0]))
+        .collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_not_early("batch", &out, 10_000);
+    assert_not_late("batch", &out, 10_000, 400);
+}
+
+#[test]
+fn with_a_reader_a_slow_pause_does_not_delay_a_keyed_debounce() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = script(&clock, vec![items(300, 1), pause(5_000)])
+        .debounce_by(|n| n % 2, ms(20))
+        .with_clock(stamped(&clock, 0));
+    let out = run(&mut s, &clock, start, ms(60));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_not_early("debounce_by", &out, 20_000);
+    assert_not_late("debounce_by", &out, 20_000, 400);
+}
+
+#[test]
+fn with_a_reader_a_late_timer_still_makes_nothing_early() {
+    // Bursts of dense items with a pause after each; no timer fires before 5 ms, and its
+    // firing's reading then confirms the dates given before it.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = bursts(&clock, 2_000, 100)
+        .debounce(ms(20))
+        .with_clock(stamped(&clock, 5));
+    let out = run(&mut s, &clock, start, ms(80));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_not_early("debounce", &out, 20_000);
+    let mut s = bursts(&clock, 2_010, 75)
+        .batch(50, ms(10))
+        .with_clock(stamped(&clock, 5));
+    let start = clock.now();
+    let out: Vec<(u64, u64)> = run(&mut s, &clock, start, ms(80))
+        .into_iter()
+        .filter(|(_, b)| b.len() < 50)
+        .map(|(at, b)| (at, b[0]))
+        .collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_not_early("batch", &out, 10_000);
 }

@@ -7,7 +7,7 @@
 //! waking the task.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -16,11 +16,29 @@ use futures_util::task::AtomicWaker;
 
 use crate::clock::Timer;
 
-/// What the timer wakes: it raises the flag, then passes the wake-up on to the task.
-#[derive(Debug, Default)]
+/// What the timer wakes: it raises the flag, reads the time if it can, then passes the
+/// wake-up on to the task.
+#[derive(Debug)]
 struct Signal {
     fired: AtomicBool,
+    /// When the flag was raised, at the latest: nanoseconds after `anchor`, plus one; 0 while
+    /// unknown (not raised, or no reader, or not stored yet).
+    fired_at: AtomicU64,
+    reader: Option<fn() -> Instant>,
+    anchor: Instant,
     task: AtomicWaker,
+}
+
+impl Signal {
+    fn raise(&self) {
+        self.fired.store(true, Ordering::Release);
+        // Read after the flag rose: an item seen with the flag down arrived before this.
+        if let Some(read) = self.reader {
+            let nanos = read().saturating_duration_since(self.anchor).as_nanos();
+            let stamp = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
+            self.fired_at.store(stamp, Ordering::Release);
+        }
+    }
 }
 
 impl Wake for Signal {
@@ -29,7 +47,7 @@ impl Wake for Signal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.store(true, Ordering::Release);
+        self.raise();
         self.task.wake();
     }
 }
@@ -46,9 +64,16 @@ pub(crate) struct Alarm<T> {
 }
 
 impl<T: Timer> Alarm<T> {
-    /// An alarm on `timer`, which is armed already.
-    pub(crate) fn new(timer: T) -> Self {
-        let signal = Arc::new(Signal::default());
+    /// An alarm on `timer`, which is armed already; `reader` reads the clock's time from any
+    /// thread, if it can ([`Clock::reader`](crate::Clock::reader)), and `now` is that time.
+    pub(crate) fn new(timer: T, reader: Option<fn() -> Instant>, now: Instant) -> Self {
+        let signal = Arc::new(Signal {
+            fired: AtomicBool::new(false),
+            fired_at: AtomicU64::new(0),
+            reader,
+            anchor: now,
+            task: AtomicWaker::new(),
+        });
         let mut alarm = Alarm {
             timer,
             waker: Waker::from(signal.clone()),
@@ -63,6 +88,7 @@ impl<T: Timer> Alarm<T> {
     pub(crate) fn arm(&mut self, at: Instant) {
         self.timer.reset(at);
         self.signal.fired.store(false, Ordering::Relaxed);
+        self.signal.fired_at.store(0, Ordering::Relaxed);
         // A firing takes the registered waker out of `signal`.
         self.task = None;
         self.listen();
@@ -75,7 +101,7 @@ impl<T: Timer> Alarm<T> {
             .poll_fired(&mut Context::from_waker(&self.waker))
             .is_ready()
         {
-            self.signal.fired.store(true, Ordering::Release);
+            self.signal.raise();
         }
     }
 
@@ -88,6 +114,17 @@ impl<T: Timer> Alarm<T> {
     #[inline]
     pub(crate) fn fired(&self) -> bool {
         self.signal.fired.load(Ordering::Relaxed)
+    }
+
+    /// When the flag rose, at the latest, if that is known (read by the timer's firing).
+    pub(crate) fn fired_at(&self) -> Option<Instant> {
+        match self.signal.fired_at.load(Ordering::Acquire) {
+            0 => None,
+            stamp => self
+                .signal
+                .anchor
+                .checked_add(std::time::Duration::from_nanos(stamp - 1)),
+        }
     }
 
     /// Makes the firing wake no task.

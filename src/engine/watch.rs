@@ -132,6 +132,16 @@ impl<C: Clock> Watch<C> {
         }
     }
 
+    /// An instant after every arrival seen with the alarm's flag down, given a reading `now`
+    /// taken after them: the instant its firing was read at, if it has fired and that is
+    /// known and earlier, else `now`.
+    pub(crate) fn bound(&self, now: Instant) -> Instant {
+        match self.alarm.as_ref().filter(|alarm| alarm.fired()) {
+            Some(alarm) => alarm.fired_at().map_or(now, |at| at.min(now)),
+            None => now,
+        }
+    }
+
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
     /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
     pub(crate) fn read(&mut self) -> Instant {
@@ -173,7 +183,8 @@ impl<C: Clock> Watch<C> {
         match &mut self.alarm {
             Some(alarm) => alarm.arm(at),
             None => {
-                self.alarm = Some(Alarm::new(self.clock.timer(at)));
+                let timer = self.clock.timer(at);
+                self.alarm = Some(Alarm::new(timer, self.clock.reader(), self.now));
                 // A clock may hand out another kind of timer where it is now (the default
                 // clock, inside a tokio runtime): take the resolution of the one it made.
                 self.set_resolution(self.clock.timer_resolution());
