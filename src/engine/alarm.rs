@@ -7,7 +7,7 @@
 //! waking the task.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -16,27 +16,57 @@ use futures_util::task::AtomicWaker;
 
 use crate::clock::Timer;
 
+/// Bits of a stamp (see [`Signal::stamp`]) that hold the arming it belongs to.
+const ARMING_BITS: u32 = 20;
+
 /// What the timer wakes: it raises the flag, reads the time if it can, then passes the
 /// wake-up on to the task.
 #[derive(Debug)]
 struct Signal {
     fired: AtomicBool,
-    /// When the flag was raised, at the latest: nanoseconds after `anchor`, plus one; 0 while
-    /// unknown (not raised, or no reader, or not stored yet).
-    fired_at: AtomicU64,
+    /// Counts the armings; each firing's stamp carries the count it saw before it raised the
+    /// flag, so that a firing of an earlier arming, still under way on the timer's thread
+    /// when the alarm is armed again, cannot pass its stamp off as the new arming's.
+    arming: AtomicU64,
+    /// When the flag was raised, at the latest: the arming (low [`ARMING_BITS`] bits) and the
+    /// microseconds after `anchor`, rounded up, plus one (the others); 0 while unknown.
+    stamp: AtomicU64,
     reader: Option<fn() -> Instant>,
     anchor: Instant,
     task: AtomicWaker,
 }
 
 impl Signal {
+    fn new(reader: Option<fn() -> Instant>, anchor: Instant) -> Self {
+        Signal {
+            fired: AtomicBool::new(false),
+            arming: AtomicU64::new(0),
+            stamp: AtomicU64::new(0),
+            reader,
+            anchor,
+            task: AtomicWaker::new(),
+        }
+    }
+
     fn raise(&self) {
-        self.fired.store(true, Ordering::Release);
-        // Read after the flag rose: an item seen with the flag down arrived before this.
-        if let Some(read) = self.reader {
-            let nanos = read().saturating_duration_since(self.anchor).as_nanos();
-            let stamp = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
-            self.fired_at.store(stamp, Ordering::Release);
+        let Some(read) = self.reader else {
+            self.fired.store(true, Ordering::Release);
+            return;
+        };
+        let arming = self.arming.load(Ordering::SeqCst);
+        self.fired.store(true, Ordering::SeqCst);
+        // Read after the flag rose (the fence keeps the reading from coming before the store
+        // is seen): an item seen with the flag down arrived before this.
+        fence(Ordering::SeqCst);
+        let since = read().saturating_duration_since(self.anchor);
+        let micros = since.as_micros() + u128::from(since.subsec_nanos() % 1_000 != 0);
+        if let Some(time) = u64::try_from(micros + 1)
+            .ok()
+            .filter(|&t| t < 1 << (64 - ARMING_BITS))
+        {
+            let arming = arming & ((1 << ARMING_BITS) - 1);
+            self.stamp
+                .store(time << ARMING_BITS | arming, Ordering::Release);
         }
     }
 }
@@ -67,13 +97,7 @@ impl<T: Timer> Alarm<T> {
     /// An alarm on `timer`, which is armed already; `reader` reads the clock's time from any
     /// thread, if it can ([`Clock::reader`](crate::Clock::reader)), and `now` is that time.
     pub(crate) fn new(timer: T, reader: Option<fn() -> Instant>, now: Instant) -> Self {
-        let signal = Arc::new(Signal {
-            fired: AtomicBool::new(false),
-            fired_at: AtomicU64::new(0),
-            reader,
-            anchor: now,
-            task: AtomicWaker::new(),
-        });
+        let signal = Arc::new(Signal::new(reader, now));
         let mut alarm = Alarm {
             timer,
             waker: Waker::from(signal.clone()),
@@ -87,8 +111,9 @@ impl<T: Timer> Alarm<T> {
     /// Arms the alarm for `at`, lowering the flag; raises it at once if `at` is reached.
     pub(crate) fn arm(&mut self, at: Instant) {
         self.timer.reset(at);
-        self.signal.fired.store(false, Ordering::Relaxed);
-        self.signal.fired_at.store(0, Ordering::Relaxed);
+        // The flag first: a firing that sees the new arming's count raises it after this.
+        self.signal.fired.store(false, Ordering::SeqCst);
+        self.signal.arming.fetch_add(1, Ordering::SeqCst);
         // A firing takes the registered waker out of `signal`.
         self.task = None;
         self.listen();
@@ -116,15 +141,19 @@ impl<T: Timer> Alarm<T> {
         self.signal.fired.load(Ordering::Relaxed)
     }
 
-    /// When the flag rose, at the latest, if that is known (read by the timer's firing).
+    /// When the flag rose, at the latest, if that is known (read by a firing of the current
+    /// arming).
     pub(crate) fn fired_at(&self) -> Option<Instant> {
-        match self.signal.fired_at.load(Ordering::Acquire) {
-            0 => None,
-            stamp => self
-                .signal
-                .anchor
-                .checked_add(std::time::Duration::from_nanos(stamp - 1)),
+        let stamp = self.signal.stamp.load(Ordering::Acquire);
+        let mask = (1 << ARMING_BITS) - 1;
+        let arming = self.signal.arming.load(Ordering::Relaxed) & mask;
+        if stamp == 0 || stamp & mask != arming {
+            return None;
         }
+        let micros = (stamp >> ARMING_BITS) - 1;
+        self.signal
+            .anchor
+            .checked_add(std::time::Duration::from_micros(micros))
     }
 
     /// Makes the firing wake no task.

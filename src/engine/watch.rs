@@ -98,12 +98,15 @@ impl<C: Clock> Watch<C> {
         self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
     }
 
-    /// Whether the alarm, which watches, is tight: armed within one resolution of the latest
-    /// reading, and not overdue (a reading past the latest instant it could fire at, while
-    /// it has not fired, shows a late timer: what it tells of an arrival bounds nothing).
+    /// Whether the alarm is tight: armed within one resolution of the latest reading, not
+    /// fired (its flag is read here: an alarm that watches a machine with no deadline is not
+    /// looked at otherwise), and not overdue (a reading past the latest instant it could fire
+    /// at, while it has not fired, shows a late timer: what it tells of an arrival bounds
+    /// nothing).
     #[inline]
     pub(crate) fn tight(&self) -> bool {
         !self.overdue
+            && !self.fired()
             && matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
     }
 
