@@ -327,3 +327,40 @@ fn a_timer_date_is_confirmed_before_an_output_leaves() {
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
+
+#[test]
+fn a_late_timer_date_is_confirmed_before_an_output_leaves() {
+    // No timer fires before 5 ms. Batches of 300 fill up while items come 1 µs apart; the
+    // second batch opens with an item dated by the timer, 0.1 ms before it arrived (the
+    // timer's instant plus its 0.1 ms, counted from a reading 0.3 ms back). An error passes
+    // at once, and the consumer takes 3 ms over it: the call must confirm the date first.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, count) = dense_counted(&clock, 400, Duration::from_micros(1));
+    let source = source
+        .enumerate()
+        .map(|(i, n)| if i == 304 { Err(n) } else { Ok(n) });
+    let mut s = source
+        .try_batch(300, Duration::from_millis(10))
+        .with_clock(late(&clock, 5));
+    let busy = move || count.load(Ordering::Relaxed) < 400;
+    let out = run_with_gaps(
+        &mut s,
+        &clock,
+        start,
+        Duration::from_millis(60),
+        ms(3),
+        busy,
+        Result::is_err,
+    );
+    let last = out.last().expect("outputs");
+    let (at, Ok(batch)) = last else {
+        panic!("{out:?}")
+    };
+    assert!(batch.len() < 300, "{out:?}");
+    let first = batch[0];
+    assert!(
+        *at >= first + 10_000,
+        "left at {at} µs, first item at {first} µs"
+    );
+}
