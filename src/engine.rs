@@ -190,6 +190,8 @@ impl<C: Clock, O> Engine<C, O> {
             // from them, before the consumer's time, or other tasks', passes.
             if machine.holds_dated(from) {
                 let now = self.watch.clock.now();
+                // Dates the alarm gives later count from this reading.
+                self.watch.observe(now);
                 self.confirm(machine, now);
             } else {
                 self.provisional = None;

@@ -363,4 +363,50 @@ fn a_late_timer_date_is_confirmed_before_an_output_leaves() {
         *at >= first + 10_000,
         "left at {at} µs, first item at {first} µs"
     );
+    // Late only by the timer's precision and the driver's steps: the consumer's 3 ms do not
+    // count, nor do dates the timer gives after them.
+    assert!(
+        *at <= first + 10_000 + 300,
+        "left at {at} µs, first item at {first} µs"
+    );
+}
+
+#[test]
+fn a_late_timer_date_is_confirmed_before_a_keyed_output_leaves() {
+    // As above, through `try_batch_by` with every item on one key.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, count) = dense_counted(&clock, 400, Duration::from_micros(1));
+    let source = source
+        .enumerate()
+        .map(|(i, n)| if i == 304 { Err(n) } else { Ok(n) });
+    let mut s = source
+        .try_batch_by(|_| 0u8, 300, Duration::from_millis(10))
+        .with_clock(late(&clock, 5));
+    let busy = move || count.load(Ordering::Relaxed) < 400;
+    let out = run_with_gaps(
+        &mut s,
+        &clock,
+        start,
+        Duration::from_millis(60),
+        ms(3),
+        busy,
+        Result::is_err,
+    );
+    let last = out.last().expect("outputs");
+    let (at, Ok((_, batch))) = last else {
+        panic!("{out:?}")
+    };
+    assert!(batch.len() < 300, "{out:?}");
+    let first = batch[0];
+    assert!(
+        *at >= first + 10_000,
+        "left at {at} µs, first item at {first} µs"
+    );
+    // Late only by the timer's precision and the driver's steps: the consumer's 3 ms do not
+    // count, nor do dates the timer gives after them.
+    assert!(
+        *at <= first + 10_000 + 300,
+        "left at {at} µs, first item at {first} µs"
+    );
 }

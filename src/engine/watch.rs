@@ -145,6 +145,15 @@ impl<C: Clock> Watch<C> {
         }
     }
 
+    /// A reading `now` was taken, not for an arrival, and leaving a firing of the alarm to be
+    /// acted on.
+    pub(crate) fn observe(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+            self.update_times();
+        }
+    }
+
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
     /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
     pub(crate) fn read(&mut self) -> Instant {
