@@ -3,103 +3,16 @@
 //! them from its timer (they arrived before it fired) rather than reading the clock for each;
 //! a timer that fires later than its resolution says must not make those dates early.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+mod support;
 
-use futures::stream::{self, Stream, StreamExt};
-use streamz::{Clock, FlushReason, ManualClock, ManualTimer, StreamzExt, Timer, TryStreamzExt};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-/// `ManualClock`, whose timers say they fire within 0.1 ms, but do not fire before `until`
-/// (as if the thread that fires them could not run until then); after it, they are on time.
-#[derive(Debug, Clone)]
-struct Late {
-    clock: ManualClock,
-    until: Instant,
-}
+use futures::stream::StreamExt;
+use streamz::{FlushReason, ManualClock, StreamzExt, TryStreamzExt};
 
-struct LateTimer {
-    timer: ManualTimer,
-    until: Instant,
-}
-
-impl Clock for Late {
-    type Timer = LateTimer;
-
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    fn timer(&self, deadline: Instant) -> LateTimer {
-        LateTimer {
-            timer: self.clock.timer(deadline.max(self.until)),
-            until: self.until,
-        }
-    }
-
-    fn timer_resolution(&self) -> Option<Duration> {
-        Some(Duration::from_micros(100))
-    }
-}
-
-impl Timer for LateTimer {
-    fn reset(&mut self, deadline: Instant) {
-        self.timer.reset(deadline.max(self.until));
-    }
-
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.timer.poll_fired(cx)
-    }
-}
-
-/// A [`Late`] clock on `clock`, whose timers fire from `ms` ms after now on.
-fn late(clock: &ManualClock, ms: u64) -> Late {
-    Late {
-        clock: clock.clone(),
-        until: clock.now() + Duration::from_millis(ms),
-    }
-}
-
-/// `n` items, each produced in 1 µs of virtual time (dense), then a source that stays pending.
-/// The arrival of each item, in µs from the start, is its value.
-fn dense(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
-    let clock = clock.clone();
-    let start = clock.now();
-    stream::iter(0..n)
-        .map(move |_| {
-            clock.advance(Duration::from_micros(1));
-            (clock.now() - start).as_micros() as u64
-        })
-        .chain(stream::pending())
-}
-
-/// Polls `s` with a no-op waker until it is pending, then moves the clock 100 µs and polls
-/// again, until `until`; returns each output with the time it came, in µs from `start`.
-fn run<S: Stream + Unpin>(
-    s: &mut S,
-    clock: &ManualClock,
-    start: Instant,
-    until: Duration,
-) -> Vec<(u64, S::Item)> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    while clock.now() - start < until {
-        loop {
-            match Pin::new(&mut *s).poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    out.push(((clock.now() - start).as_micros() as u64, item))
-                }
-                Poll::Ready(None) => return out,
-                Poll::Pending => break,
-            }
-        }
-        clock.advance(Duration::from_micros(100));
-    }
-    out
-}
+use support::late::*;
+use support::ms;
 
 #[test]
 fn a_late_timer_does_not_make_a_debounce_early() {
@@ -190,62 +103,6 @@ fn a_late_timer_does_not_make_a_keyed_debounce_early() {
     }
 }
 
-/// Like [`run`], but while `busy()` holds, the clock moves `gap` (not 100 µs) after a
-/// `Pending` (the task comes back only after other tasks ran) and after an output for which
-/// `slow` holds (the consumer takes that long over it).
-fn run_with_gaps<S: Stream + Unpin>(
-    s: &mut S,
-    clock: &ManualClock,
-    start: Instant,
-    until: Duration,
-    gap_by: Duration,
-    busy: impl Fn() -> bool,
-    slow: impl Fn(&S::Item) -> bool,
-) -> Vec<(u64, S::Item)> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    while clock.now() - start < until {
-        match Pin::new(&mut *s).poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => {
-                let gap = busy() && slow(&item);
-                out.push(((clock.now() - start).as_micros() as u64, item));
-                if gap {
-                    clock.advance(gap_by);
-                }
-            }
-            Poll::Ready(None) => return out,
-            Poll::Pending => clock.advance(if busy() {
-                gap_by
-            } else {
-                Duration::from_micros(100)
-            }),
-        }
-    }
-    out
-}
-
-/// `n` items, each produced in `step` of virtual time, then a source that stays pending; with
-/// the count of items produced. The arrival of each item, in µs from the start, is its value.
-fn dense_counted(
-    clock: &ManualClock,
-    n: u64,
-    step: Duration,
-) -> (impl Stream<Item = u64> + Unpin, Arc<AtomicU64>) {
-    let count = Arc::new(AtomicU64::new(0));
-    let counter = count.clone();
-    let clock = clock.clone();
-    let start = clock.now();
-    let s = stream::iter(0..n)
-        .map(move |_| {
-            clock.advance(step);
-            counter.fetch_add(1, Ordering::Relaxed);
-            (clock.now() - start).as_micros() as u64
-        })
-        .chain(stream::pending());
-    (s, count)
-}
-
 #[test]
 fn a_timer_date_is_confirmed_before_a_budget_gap() {
     // Timers keep time here. Items come 10 ns apart, so no timer fires within a call; a call
@@ -322,10 +179,6 @@ fn a_timer_date_is_confirmed_before_an_output_leaves() {
         *at <= first + 10_000 + 300,
         "left at {at} µs, first item at {first} µs"
     );
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
 }
 
 #[test]

@@ -4,152 +4,17 @@
 //! adapters must never act early because of it; and on a punctual timer, the confirmation must
 //! not make them act late by a gap in which the item did not arrive.
 
+mod support;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::stream::{self, Stream, StreamExt};
-use streamz::{Clock, ManualClock, ManualTimer, StreamzExt, Timer, TryStreamzExt};
+use futures::stream::{Stream, StreamExt};
+use streamz::{ManualClock, StreamzExt, TryStreamzExt};
 
-/// `ManualClock`, whose timers say they fire within 0.1 ms, but do not fire before `until`
-/// (as if the thread that fires them could not run until then); after it, they are on time.
-#[derive(Debug, Clone)]
-struct Late {
-    clock: ManualClock,
-    until: Instant,
-}
-
-struct LateTimer {
-    timer: ManualTimer,
-    until: Instant,
-}
-
-impl Clock for Late {
-    type Timer = LateTimer;
-
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    fn timer(&self, deadline: Instant) -> LateTimer {
-        LateTimer {
-            timer: self.clock.timer(deadline.max(self.until)),
-            until: self.until,
-        }
-    }
-
-    fn timer_resolution(&self) -> Option<Duration> {
-        Some(Duration::from_micros(100))
-    }
-}
-
-impl Timer for LateTimer {
-    fn reset(&mut self, deadline: Instant) {
-        self.timer.reset(deadline.max(self.until));
-    }
-
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.timer.poll_fired(cx)
-    }
-}
-
-/// A [`Late`] clock on `clock`, whose timers fire from `ms` ms after now on.
-fn late(clock: &ManualClock, ms: u64) -> Late {
-    Late {
-        clock: clock.clone(),
-        until: clock.now() + Duration::from_millis(ms),
-    }
-}
-
-/// `n` items, each produced in 1 µs of virtual time (dense), then a source that stays pending.
-/// The arrival of each item, in µs from the start, is its value.
-fn dense(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
-    let clock = clock.clone();
-    let start = clock.now();
-    stream::iter(0..n)
-        .map(move |_| {
-            clock.advance(Duration::from_micros(1));
-            (clock.now() - start).as_micros() as u64
-        })
-        .chain(stream::pending())
-}
-
-/// Polls `s` with a no-op waker until it is pending, then moves the clock 100 µs and polls
-/// again, until `until`; returns each output with the time it came, in µs from `start`.
-fn run<S: Stream + Unpin>(
-    s: &mut S,
-    clock: &ManualClock,
-    start: Instant,
-    until: Duration,
-) -> Vec<(u64, S::Item)> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    while clock.now() - start < until {
-        loop {
-            match Pin::new(&mut *s).poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    out.push(((clock.now() - start).as_micros() as u64, item))
-                }
-                Poll::Ready(None) => return out,
-                Poll::Pending => break,
-            }
-        }
-        clock.advance(Duration::from_micros(100));
-    }
-    out
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn us(n: u64) -> Duration {
-    Duration::from_micros(n)
-}
-
-/// `n` items in bursts of `burst`: each produced in 1 µs of virtual time; after each burst
-/// the source returns `Pending` once (waking its task), then it stays pending for good. The
-/// arrival of each item, in µs from `start`, is its value.
-struct Bursts {
-    clock: ManualClock,
-    start: Instant,
-    n: u64,
-    burst: u64,
-    sent: u64,
-    paused: bool,
-}
-
-impl Stream for Bursts {
-    type Item = u64;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
-        let this = &mut *self;
-        if this.sent == this.n {
-            return Poll::Pending;
-        }
-        if this.sent > 0 && this.sent % this.burst == 0 && !this.paused {
-            this.paused = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        this.paused = false;
-        this.sent += 1;
-        this.clock.advance(us(1));
-        Poll::Ready(Some((this.clock.now() - this.start).as_micros() as u64))
-    }
-}
-
-fn bursts(clock: &ManualClock, n: u64, burst: u64) -> Bursts {
-    Bursts {
-        clock: clock.clone(),
-        start: clock.now(),
-        n,
-        burst,
-        sent: 0,
-        paused: false,
-    }
-}
+use support::late::*;
+use support::ms;
 
 // ---------------------------------------------------------------------------------------------
 // An overdue alarm (armed, not fired, and a reading past `armed + lag`: the timer is late)
@@ -159,19 +24,6 @@ fn bursts(clock: &ManualClock, n: u64, burst: u64) -> Bursts {
 // takes to confirm earlier dates. Sources come in bursts of dense items (1 µs each) with a
 // pause after each.
 // ---------------------------------------------------------------------------------------------
-
-/// Asserts that no output of `out` (time, arrival of the item its deadline counts from) left
-/// before that arrival plus `d`.
-fn assert_not_early(what: &str, out: &[(u64, u64)], d: u64) {
-    for &(at, arrival) in out {
-        assert!(
-            at >= arrival + d,
-            "{what}: left at {at} µs, but counts from an item that arrived at {arrival} µs \
-             (due at {} µs); outputs: {out:?}",
-            arrival + d
-        );
-    }
-}
 
 #[test]
 fn debounce_bursts_after_a_confirming_pause_are_not_early() {
@@ -339,20 +191,6 @@ fn script(clock: &ManualClock, steps: Vec<Vec<Step>>) -> Script {
         steps: steps.concat().into_iter(),
     }
 }
-
-/// Asserts that no output left later than the arrival it counts from plus `d` plus `slack`.
-fn assert_not_late(what: &str, out: &[(u64, u64)], d: u64, slack: u64) {
-    for &(at, arrival) in out {
-        assert!(
-            at <= arrival + d + slack,
-            "{what}: left at {at} µs, but counts from an item that arrived at {arrival} µs \
-             (due at {} µs, allowed until {} µs); outputs: {out:?}",
-            arrival + d,
-            arrival + d + slack
-        );
-    }
-}
-
 #[test]
 fn debounce_is_late_by_at_most_a_slow_pause_on_a_punctual_timer() {
     // 300 items 1 µs apart, then the source takes 5 ms to say it has nothing (a `Pending`),
@@ -464,46 +302,6 @@ fn keyed_batch_reused_slots_lose_nothing() {
 // reads the time, and that reading confirms the dates: a slow poll after the items no longer
 // moves them. The same scenarios, on punctual timers, leave within the timer's precision.
 // ---------------------------------------------------------------------------------------------
-
-thread_local! {
-    /// The clock `read_shared` reads: the test's own (timers fire on the test's thread).
-    static SHARED: std::cell::RefCell<Option<ManualClock>> = const { std::cell::RefCell::new(None) };
-}
-
-fn read_shared() -> Instant {
-    SHARED.with(|c| c.borrow().as_ref().expect("a shared clock").now())
-}
-
-/// A [`Late`] clock with a reader.
-#[derive(Debug, Clone)]
-struct Stamped(Late);
-
-impl Clock for Stamped {
-    type Timer = LateTimer;
-
-    fn now(&self) -> Instant {
-        self.0.now()
-    }
-
-    fn timer(&self, deadline: Instant) -> LateTimer {
-        self.0.timer(deadline)
-    }
-
-    fn timer_resolution(&self) -> Option<Duration> {
-        self.0.timer_resolution()
-    }
-
-    fn reader(&self) -> Option<fn() -> Instant> {
-        Some(read_shared)
-    }
-}
-
-/// A [`Stamped`] clock on `clock`, whose timers fire from `ms` ms after now on.
-fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
-    SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
-    Stamped(late(clock, ms))
-}
-
 #[test]
 fn with_a_reader_a_slow_pause_does_not_delay_a_debounce() {
     let clock = ManualClock::new();

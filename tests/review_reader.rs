@@ -1,129 +1,17 @@
 //! Review of `Clock::reader` (the timer's firing reads the time, and that reading bounds the
-//! confirmation of dates the alarm gave). The clocks are those of `review_late.rs`.
+//! confirmation of dates the alarm gave). The clocks are in `tests/support/late.rs`.
+
+mod support;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{Stream, StreamExt};
-use streamz::{Clock, ManualClock, ManualTimer, StreamzExt, Timer, TryStreamzExt};
+use streamz::{Clock, ManualClock, StreamzExt, TryStreamzExt};
 
-#[derive(Debug, Clone)]
-struct Late {
-    clock: ManualClock,
-    until: Instant,
-}
-
-struct LateTimer {
-    timer: ManualTimer,
-    until: Instant,
-}
-
-impl Clock for Late {
-    type Timer = LateTimer;
-
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    fn timer(&self, deadline: Instant) -> LateTimer {
-        LateTimer {
-            timer: self.clock.timer(deadline.max(self.until)),
-            until: self.until,
-        }
-    }
-
-    fn timer_resolution(&self) -> Option<Duration> {
-        Some(Duration::from_micros(100))
-    }
-}
-
-impl Timer for LateTimer {
-    fn reset(&mut self, deadline: Instant) {
-        self.timer.reset(deadline.max(self.until));
-    }
-
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.timer.poll_fired(cx)
-    }
-}
-
-fn late(clock: &ManualClock, ms: u64) -> Late {
-    Late {
-        clock: clock.clone(),
-        until: clock.now() + Duration::from_millis(ms),
-    }
-}
-
-thread_local! {
-    static SHARED: std::cell::RefCell<Option<ManualClock>> = const { std::cell::RefCell::new(None) };
-}
-
-fn read_shared() -> Instant {
-    SHARED.with(|c| c.borrow().as_ref().expect("a shared clock").now())
-}
-
-#[derive(Debug, Clone)]
-struct Stamped(Late);
-
-impl Clock for Stamped {
-    type Timer = LateTimer;
-
-    fn now(&self) -> Instant {
-        self.0.now()
-    }
-
-    fn timer(&self, deadline: Instant) -> LateTimer {
-        self.0.timer(deadline)
-    }
-
-    fn timer_resolution(&self) -> Option<Duration> {
-        self.0.timer_resolution()
-    }
-
-    fn reader(&self) -> Option<fn() -> Instant> {
-        Some(read_shared)
-    }
-}
-
-fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
-    SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
-    Stamped(late(clock, ms))
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn us(n: u64) -> Duration {
-    Duration::from_micros(n)
-}
-
-/// Polls `s` with a no-op waker until it is pending, then moves the clock 100 µs and polls
-/// again, until `until`; returns each output with the time it came, in µs from `start`.
-fn run<S: Stream + Unpin>(
-    s: &mut S,
-    clock: &ManualClock,
-    start: Instant,
-    until: Duration,
-) -> Vec<(u64, S::Item)> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    while clock.now() - start < until {
-        loop {
-            match Pin::new(&mut *s).poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    out.push(((clock.now() - start).as_micros() as u64, item))
-                }
-                Poll::Ready(None) => return out,
-                Poll::Pending => break,
-            }
-        }
-        clock.advance(us(100));
-    }
-    out
-}
+use support::late::*;
+use support::ms;
 
 /// One poll of the source: the clock moves by each of `advances` µs in turn (each move
 /// fires the timers it passes), then the poll returns an item (its arrival in µs from the
@@ -184,18 +72,6 @@ fn script(clock: &ManualClock, steps: Vec<Step>) -> Script {
     }
 }
 
-fn assert_not_early(what: &str, out: &[(u64, u64)], d: u64) {
-    for &(at, arrival) in out {
-        assert!(
-            at >= arrival + d,
-            "{what}: left at {at} µs, but counts from an item that arrived at {arrival} µs \
-             (due at {} µs); outputs: {out:?}",
-            arrival + d
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // A batch fills (by size) shortly before its deadline, so the alarm stays armed for that
 // deadline, within one resolution of the latest reading (tight), while the machine has no
 // deadline (horizon `None`). The next item is then dated by the alarm (`close`) without a

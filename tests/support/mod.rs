@@ -13,6 +13,7 @@ use futures::Stream;
 use streamz::ManualClock;
 
 pub mod keyed_models;
+pub mod late;
 pub mod models;
 pub mod schedule;
 

@@ -1,0 +1,270 @@
+//! Clocks whose timers fire late (or on time) on virtual time, sources that spend virtual time
+//! inside `poll_next`, and drivers that poll with gaps: for the tests of arrival times taken
+//! from the timer (`late_timer.rs`, `review_late.rs`, `review_reader.rs`).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, Stream, StreamExt};
+use streamz::{Clock, ManualClock, ManualTimer, Timer};
+
+/// `ManualClock`, whose timers say they fire within 0.1 ms, but do not fire before `until`
+/// (as if the thread that fires them could not run until then); after it, they are on time.
+#[derive(Debug, Clone)]
+pub struct Late {
+    clock: ManualClock,
+    until: Instant,
+}
+
+pub struct LateTimer {
+    timer: ManualTimer,
+    until: Instant,
+}
+
+impl Clock for Late {
+    type Timer = LateTimer;
+
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> LateTimer {
+        LateTimer {
+            timer: self.clock.timer(deadline.max(self.until)),
+            until: self.until,
+        }
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        Some(Duration::from_micros(100))
+    }
+}
+
+impl Timer for LateTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.timer.reset(deadline.max(self.until));
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.timer.poll_fired(cx)
+    }
+}
+
+/// A [`Late`] clock on `clock`, whose timers fire from `ms` ms after now on.
+pub fn late(clock: &ManualClock, ms: u64) -> Late {
+    Late {
+        clock: clock.clone(),
+        until: clock.now() + Duration::from_millis(ms),
+    }
+}
+
+/// `n` items, each produced in 1 µs of virtual time (dense), then a source that stays pending.
+/// The arrival of each item, in µs from the start, is its value.
+pub fn dense(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
+    let clock = clock.clone();
+    let start = clock.now();
+    stream::iter(0..n)
+        .map(move |_| {
+            clock.advance(Duration::from_micros(1));
+            (clock.now() - start).as_micros() as u64
+        })
+        .chain(stream::pending())
+}
+
+/// Polls `s` with a no-op waker until it is pending, then moves the clock 100 µs and polls
+/// again, until `until`; returns each output with the time it came, in µs from `start`.
+pub fn run<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+) -> Vec<(u64, S::Item)> {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    while clock.now() - start < until {
+        loop {
+            match Pin::new(&mut *s).poll_next(&mut cx) {
+                Poll::Ready(Some(item)) => {
+                    out.push(((clock.now() - start).as_micros() as u64, item))
+                }
+                Poll::Ready(None) => return out,
+                Poll::Pending => break,
+            }
+        }
+        clock.advance(Duration::from_micros(100));
+    }
+    out
+}
+
+/// Like [`run`], but while `busy()` holds, the clock moves `gap` (not 100 µs) after a
+/// `Pending` (the task comes back only after other tasks ran) and after an output for which
+/// `slow` holds (the consumer takes that long over it).
+pub fn run_with_gaps<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+    gap_by: Duration,
+    busy: impl Fn() -> bool,
+    slow: impl Fn(&S::Item) -> bool,
+) -> Vec<(u64, S::Item)> {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    while clock.now() - start < until {
+        match Pin::new(&mut *s).poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => {
+                let gap = busy() && slow(&item);
+                out.push(((clock.now() - start).as_micros() as u64, item));
+                if gap {
+                    clock.advance(gap_by);
+                }
+            }
+            Poll::Ready(None) => return out,
+            Poll::Pending => clock.advance(if busy() {
+                gap_by
+            } else {
+                Duration::from_micros(100)
+            }),
+        }
+    }
+    out
+}
+
+/// `n` items, each produced in `step` of virtual time, then a source that stays pending; with
+/// the count of items produced. The arrival of each item, in µs from the start, is its value.
+pub fn dense_counted(
+    clock: &ManualClock,
+    n: u64,
+    step: Duration,
+) -> (impl Stream<Item = u64> + Unpin, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = count.clone();
+    let clock = clock.clone();
+    let start = clock.now();
+    let s = stream::iter(0..n)
+        .map(move |_| {
+            clock.advance(step);
+            counter.fetch_add(1, Ordering::Relaxed);
+            (clock.now() - start).as_micros() as u64
+        })
+        .chain(stream::pending());
+    (s, count)
+}
+
+/// `n` microseconds.
+pub fn us(n: u64) -> Duration {
+    Duration::from_micros(n)
+}
+
+/// `n` items in bursts of `burst`: each produced in 1 µs of virtual time; after each burst
+/// the source returns `Pending` once (waking its task), then it stays pending for good. The
+/// arrival of each item, in µs from `start`, is its value.
+pub struct Bursts {
+    clock: ManualClock,
+    start: Instant,
+    n: u64,
+    burst: u64,
+    sent: u64,
+    paused: bool,
+}
+
+impl Stream for Bursts {
+    type Item = u64;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u64>> {
+        let this = &mut *self;
+        if this.sent == this.n {
+            return Poll::Pending;
+        }
+        if this.sent > 0 && this.sent % this.burst == 0 && !this.paused {
+            this.paused = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.paused = false;
+        this.sent += 1;
+        this.clock.advance(us(1));
+        Poll::Ready(Some((this.clock.now() - this.start).as_micros() as u64))
+    }
+}
+
+pub fn bursts(clock: &ManualClock, n: u64, burst: u64) -> Bursts {
+    Bursts {
+        clock: clock.clone(),
+        start: clock.now(),
+        n,
+        burst,
+        sent: 0,
+        paused: false,
+    }
+}
+
+/// Asserts that no output of `out` (time, arrival of the item its deadline counts from) left
+/// before that arrival plus `d`.
+pub fn assert_not_early(what: &str, out: &[(u64, u64)], d: u64) {
+    for &(at, arrival) in out {
+        assert!(
+            at >= arrival + d,
+            "{what}: left at {at} µs, but counts from an item that arrived at {arrival} µs \
+             (due at {} µs); outputs: {out:?}",
+            arrival + d
+        );
+    }
+}
+
+/// Asserts that no output left later than the arrival it counts from plus `d` plus `slack`.
+pub fn assert_not_late(what: &str, out: &[(u64, u64)], d: u64, slack: u64) {
+    for &(at, arrival) in out {
+        assert!(
+            at <= arrival + d + slack,
+            "{what}: left at {at} µs, but counts from an item that arrived at {arrival} µs \
+             (due at {} µs, allowed until {} µs); outputs: {out:?}",
+            arrival + d,
+            arrival + d + slack
+        );
+    }
+}
+
+thread_local! {
+    /// The clock `read_shared` reads: the test's own (timers fire on the test's thread).
+    static SHARED: std::cell::RefCell<Option<ManualClock>> = const { std::cell::RefCell::new(None) };
+}
+
+pub fn read_shared() -> Instant {
+    SHARED.with(|c| c.borrow().as_ref().expect("a shared clock").now())
+}
+
+/// A [`Late`] clock with a reader.
+#[derive(Debug, Clone)]
+pub struct Stamped(Late);
+
+impl Clock for Stamped {
+    type Timer = LateTimer;
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> LateTimer {
+        self.0.timer(deadline)
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        self.0.timer_resolution()
+    }
+
+    fn reader(&self) -> Option<fn() -> Instant> {
+        Some(read_shared)
+    }
+}
+
+/// A [`Stamped`] clock on `clock`, whose timers fire from `ms` ms after now on.
+pub fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
+    SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
+    Stamped(late(clock, ms))
+}
