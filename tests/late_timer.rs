@@ -5,10 +5,11 @@
 
 mod support;
 
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures::stream::StreamExt;
+use futures::stream::{Stream, StreamExt};
 use streamz::{FlushReason, ManualClock, StreamzExt, TryStreamzExt};
 
 use support::late::*;
@@ -261,5 +262,31 @@ fn a_late_timer_date_is_confirmed_before_a_keyed_output_leaves() {
     assert!(
         *at <= first + 10_000 + 300,
         "left at {at} µs, first item at {first} µs"
+    );
+}
+
+#[test]
+fn a_debounce_date_is_confirmed_before_a_budget_gap() {
+    // 512 items 10 ns apart (a call's whole budget), each restarting the quiet period from a
+    // date the timer gives; the call ends with its budget spent, and the task comes back
+    // 5 ms later, to find the source paused. The last item's quiet period counts from its
+    // arrival, not from after the gap.
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, _) = dense_counted(&clock, 512, Duration::from_nanos(10));
+    let mut s = source
+        .debounce(Duration::from_millis(20))
+        .with_clock(late(&clock, 0));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll_next(&mut cx).is_pending());
+    clock.advance(ms(5));
+    let out = run(&mut s, &clock, start, ms(60));
+    assert_eq!(out.len(), 1, "{out:?}");
+    let (at, item) = out[0];
+    assert!(at >= item + 20_000, "left at {at} µs, item at {item} µs");
+    assert!(
+        at <= item + 20_000 + 300,
+        "left at {at} µs, item at {item} µs"
     );
 }
