@@ -114,15 +114,13 @@ impl<C: Clock, O> Engine<C, O> {
     /// left on the old clock, and one already reached acts at the next poll. The alarm
     /// belongs to the old clock, so it goes.
     pub(crate) fn with_clock<C2: Clock, M: Machine>(
-        self,
+        mut self,
         machine: &mut M,
         clock: C2,
     ) -> Engine<C2, O> {
         let now = self.watch.clock.now();
-        if let Some(from) = self.provisional {
-            machine.restamp(from, now);
-            machine.confirmed();
-        }
+        // Dates the alarm gave are confirmed on the clock they came from.
+        self.confirm(machine, now);
         machine.rebase(now, clock.now());
         let mut engine = Engine::new(clock);
         engine.done = self.done;
