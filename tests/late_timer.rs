@@ -139,47 +139,59 @@ fn a_timer_date_is_confirmed_before_a_budget_gap() {
     );
 }
 
+/// `n` items `step` apart, the one at index `error` an `Err`, through `adapter`; the consumer
+/// takes 3 ms over the error before it polls again. Returns the last output, a batch, with
+/// the time it came (both in µs from the start: an item is its arrival).
+fn last_batch_after_an_error<S>(
+    clock: &ManualClock,
+    n: u64,
+    step: Duration,
+    error: usize,
+    adapter: impl FnOnce(Box<dyn Stream<Item = Result<u64, u64>> + Unpin>) -> S,
+) -> (u64, Vec<u64>)
+where
+    S: Stream<Item = Result<Vec<u64>, u64>> + Unpin,
+{
+    let start = clock.now();
+    let (source, count) = dense_counted(clock, n, step);
+    let source = source
+        .enumerate()
+        .map(move |(i, x)| if i == error { Err(x) } else { Ok(x) });
+    let mut s = adapter(Box::new(source));
+    let busy = move || count.load(Ordering::Relaxed) < n;
+    let out = run_with_gaps(&mut s, clock, start, ms(60), ms(3), busy, Result::is_err);
+    match out.last() {
+        Some((at, Ok(batch))) => (*at, batch.clone()),
+        _ => panic!("{out:?}"),
+    }
+}
+
+/// Asserts that a batch whose first item came at `first` µs left by its 10 ms deadline at
+/// `at` µs, late only by the timer's precision and the driver's steps.
+fn assert_left_by_deadline(at: u64, first: u64) {
+    assert!(
+        at >= first + 10_000,
+        "left at {at} µs, first item at {first} µs"
+    );
+    assert!(
+        at <= first + 10_000 + 300,
+        "left at {at} µs, first item at {first} µs"
+    );
+}
+
 #[test]
 fn a_timer_date_is_confirmed_before_an_output_leaves() {
     // Batches of 100 fill up while items come densely (10 ns apart, so that no timer fires
     // between the second batch's opening and the error); its deadline counts from
-    // its first item, dated by the timer. An error passes at once, and the consumer takes
-    // 3 ms over it before it polls again: that must not move the deadline of the batch
-    // opened just before the error.
+    // its first item, dated by the timer. An error passes at once, 4 items after the second
+    // batch opened, and the consumer takes 3 ms over it before it polls again: that must not
+    // move the deadline of the batch opened just before the error.
     let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, count) = dense_counted(&clock, 150, Duration::from_nanos(10));
-    // The error comes 4 items after the second batch opened.
-    let source = source
-        .enumerate()
-        .map(|(i, n)| if i == 104 { Err(n) } else { Ok(n) });
-    let mut s = source
-        .try_batch(100, Duration::from_millis(10))
-        .with_clock(late(&clock, 0));
-    let busy = move || count.load(Ordering::Relaxed) < 150;
-    let out = run_with_gaps(
-        &mut s,
-        &clock,
-        start,
-        Duration::from_millis(60),
-        ms(3),
-        busy,
-        Result::is_err,
-    );
-    let last = out.last().expect("outputs");
-    let (at, Ok(batch)) = last else {
-        panic!("{out:?}")
-    };
-    assert!(batch.len() < 100, "{out:?}");
-    let first = batch[0];
-    assert!(
-        *at >= first + 10_000,
-        "left at {at} µs, first item at {first} µs"
-    );
-    assert!(
-        *at <= first + 10_000 + 300,
-        "left at {at} µs, first item at {first} µs"
-    );
+    let (at, batch) = last_batch_after_an_error(&clock, 150, Duration::from_nanos(10), 104, |s| {
+        s.try_batch(100, ms(10)).with_clock(late(&clock, 0))
+    });
+    assert!(batch.len() < 100, "{batch:?}");
+    assert_left_by_deadline(at, batch[0]);
 }
 
 #[test]
@@ -188,81 +200,26 @@ fn a_late_timer_date_is_confirmed_before_an_output_leaves() {
     // second batch opens with an item dated by the timer, 0.1 ms before it arrived (the
     // timer's instant plus its 0.1 ms, counted from a reading 0.3 ms back). An error passes
     // at once, and the consumer takes 3 ms over it: the call must confirm the date first.
+    // Neither the consumer's 3 ms count, nor do dates the timer gives after them.
     let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, count) = dense_counted(&clock, 400, Duration::from_micros(1));
-    let source = source
-        .enumerate()
-        .map(|(i, n)| if i == 304 { Err(n) } else { Ok(n) });
-    let mut s = source
-        .try_batch(300, Duration::from_millis(10))
-        .with_clock(late(&clock, 5));
-    let busy = move || count.load(Ordering::Relaxed) < 400;
-    let out = run_with_gaps(
-        &mut s,
-        &clock,
-        start,
-        Duration::from_millis(60),
-        ms(3),
-        busy,
-        Result::is_err,
-    );
-    let last = out.last().expect("outputs");
-    let (at, Ok(batch)) = last else {
-        panic!("{out:?}")
-    };
-    assert!(batch.len() < 300, "{out:?}");
-    let first = batch[0];
-    assert!(
-        *at >= first + 10_000,
-        "left at {at} µs, first item at {first} µs"
-    );
-    // Late only by the timer's precision and the driver's steps: the consumer's 3 ms do not
-    // count, nor do dates the timer gives after them.
-    assert!(
-        *at <= first + 10_000 + 300,
-        "left at {at} µs, first item at {first} µs"
-    );
+    let (at, batch) = last_batch_after_an_error(&clock, 400, Duration::from_micros(1), 304, |s| {
+        s.try_batch(300, ms(10)).with_clock(late(&clock, 5))
+    });
+    assert!(batch.len() < 300, "{batch:?}");
+    assert_left_by_deadline(at, batch[0]);
 }
 
 #[test]
 fn a_late_timer_date_is_confirmed_before_a_keyed_output_leaves() {
     // As above, through `try_batch_by` with every item on one key.
     let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, count) = dense_counted(&clock, 400, Duration::from_micros(1));
-    let source = source
-        .enumerate()
-        .map(|(i, n)| if i == 304 { Err(n) } else { Ok(n) });
-    let mut s = source
-        .try_batch_by(|_| 0u8, 300, Duration::from_millis(10))
-        .with_clock(late(&clock, 5));
-    let busy = move || count.load(Ordering::Relaxed) < 400;
-    let out = run_with_gaps(
-        &mut s,
-        &clock,
-        start,
-        Duration::from_millis(60),
-        ms(3),
-        busy,
-        Result::is_err,
-    );
-    let last = out.last().expect("outputs");
-    let (at, Ok((_, batch))) = last else {
-        panic!("{out:?}")
-    };
-    assert!(batch.len() < 300, "{out:?}");
-    let first = batch[0];
-    assert!(
-        *at >= first + 10_000,
-        "left at {at} µs, first item at {first} µs"
-    );
-    // Late only by the timer's precision and the driver's steps: the consumer's 3 ms do not
-    // count, nor do dates the timer gives after them.
-    assert!(
-        *at <= first + 10_000 + 300,
-        "left at {at} µs, first item at {first} µs"
-    );
+    let (at, batch) = last_batch_after_an_error(&clock, 400, Duration::from_micros(1), 304, |s| {
+        s.try_batch_by(|_| 0u8, 300, ms(10))
+            .with_clock(late(&clock, 5))
+            .map(|out| out.map(|(_, batch)| batch))
+    });
+    assert!(batch.len() < 300, "{batch:?}");
+    assert_left_by_deadline(at, batch[0]);
 }
 
 #[test]

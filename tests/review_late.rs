@@ -8,7 +8,7 @@ mod support;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{Stream, StreamExt};
 use streamz::{ManualClock, StreamzExt, TryStreamzExt};
@@ -385,36 +385,6 @@ fn with_a_reader_a_late_timer_still_makes_nothing_early() {
         .collect();
     assert_eq!(out.len(), 1, "{out:?}");
     assert_not_early("batch", &out, 10_000);
-}
-
-/// Polls `s` with a no-op waker until it is pending, then moves the clock to its next timer's
-/// deadline (or 100 µs if none), until `until`: each output comes at the instant its timer
-/// fired. Returns each output with the time it came, in µs from `start`.
-fn run_to_deadlines<S: Stream + Unpin>(
-    s: &mut S,
-    clock: &ManualClock,
-    start: Instant,
-    until: Duration,
-) -> Vec<(u64, S::Item)> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    while clock.now() - start < until {
-        loop {
-            match Pin::new(&mut *s).poll_next(&mut cx) {
-                Poll::Ready(Some(item)) => {
-                    out.push(((clock.now() - start).as_micros() as u64, item))
-                }
-                Poll::Ready(None) => return out,
-                Poll::Pending => break,
-            }
-        }
-        match clock.next_deadline() {
-            Some(at) if at > clock.now() => clock.advance(at - clock.now()),
-            _ => clock.advance(us(100)),
-        }
-    }
-    out
 }
 
 #[test]

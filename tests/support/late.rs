@@ -82,6 +82,33 @@ pub fn run<S: Stream + Unpin>(
     start: Instant,
     until: Duration,
 ) -> Vec<(u64, S::Item)> {
+    run_moving(s, clock, start, until, |_| us(100))
+}
+
+/// Like [`run`], but the clock moves to its next timer's deadline (or 100 µs if none): each
+/// output comes at the instant its timer fired.
+pub fn run_to_deadlines<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+) -> Vec<(u64, S::Item)> {
+    run_moving(s, clock, start, until, |clock| {
+        match clock.next_deadline() {
+            Some(at) if at > clock.now() => at - clock.now(),
+            _ => us(100),
+        }
+    })
+}
+
+/// [`run`], with the clock moved by `step` after each `Pending`.
+fn run_moving<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+    step: impl Fn(&ManualClock) -> Duration,
+) -> Vec<(u64, S::Item)> {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     let mut out = Vec::new();
@@ -95,7 +122,7 @@ pub fn run<S: Stream + Unpin>(
                 Poll::Pending => break,
             }
         }
-        clock.advance(Duration::from_micros(100));
+        clock.advance(step(clock));
     }
     out
 }
