@@ -30,7 +30,7 @@
 //!    slower source gets a reading per item, which costs little next to its items. A date
 //!    taken from a tight alarm (later than the latest reading) is provisional: a timer can
 //!    fire later than its resolution says. The next reading confirms it (or the reading the
-//!    alarm's firing took, if earlier: [`Clock::reader`](crate::Clock::reader)), and the
+//!    alarm's firing took, if earlier: [`Clock::reader`]), and the
 //!    machine moves to it whatever it set from a date before it ([`Machine::restamp`]).
 //!    Such a reading is taken at the latest when the inner stream pauses or the call
 //!    returns. A reading past the alarm's latest instant while it has not fired shows a late
@@ -50,9 +50,10 @@
 //! 8. The inner stream is never polled after it returned `None`.
 //!
 //! Where the parts are: [`Machine`] and what the engine hands it ([`Arrival`], [`Idle`]) in
-//! `engine/machine.rs`; the tight loop of a run in `engine/run.rs`; what the adapter knows of
-//! time (readings, the alarm, the horizon) in `engine/watch.rs`; the alarm in
-//! `engine/alarm.rs`. Each adapter's machine is in the adapter's own file (`batch.rs`,
+//! `engine/machine.rs`; the tight loop of a run in `engine/run.rs`; an item's arrival and the
+//! dates the alarm gave in `engine/dates.rs`; how a call ends waiting (rule 6) in
+//! `engine/wait.rs`; what the adapter knows of time (readings, the alarm, the horizon) in
+//! `engine/watch.rs`; the alarm in `engine/alarm.rs`. Each adapter's machine is in the adapter's own file (`batch.rs`,
 //! `throttle.rs`, `debounce.rs`).
 
 use std::collections::VecDeque;
@@ -65,14 +66,16 @@ use futures_core::Stream;
 use crate::clock::Clock;
 
 mod alarm;
+mod dates;
 mod machine;
 mod run;
+mod wait;
 mod watch;
 
 pub(crate) use machine::{checked_deadline, rebase, Arrival, Idle, Machine};
 pub(crate) use run::Run;
 
-use run::{Event, Runner};
+use run::Event;
 use watch::Watch;
 
 /// How many inner items one `poll_next` call may take without yielding anything before it
@@ -182,20 +185,7 @@ impl<C: Clock, O> Engine<C, O> {
         M: Machine,
     {
         let polled = self.drive(stream, machine, cx, split, wrap);
-        if let Some(from) = self.provisional {
-            // The call ends (an output, or the budget spent) with dates the alarm gave that no
-            // reading has confirmed: one is taken now if the machine still holds what it set
-            // from them, before the consumer's time, or other tasks', passes.
-            if machine.holds_dated(from) {
-                let now = self.watch.clock.now();
-                // Dates the alarm gives later count from this reading.
-                self.watch.observe(now);
-                self.confirm(machine, now);
-            } else {
-                self.provisional = None;
-                machine.confirmed();
-            }
-        }
+        self.settle(machine);
         polled
     }
 
@@ -248,39 +238,7 @@ impl<C: Clock, O> Engine<C, O> {
                 self.watch.watch(machine.next_deadline());
             }
             let horizon = self.watch.horizon(machine.next_deadline());
-            // A machine that dates a run's items by `latest` takes one only while that is
-            // close (the alarm is tight).
-            let dated = !M::RUNS_DATED || self.watch.tight();
-            let run = self.watch.run_flag(horizon).filter(|_| dated).map(|fired| {
-                let room = machine.room(self.watch.latest).min(left as usize) as u32;
-                (fired, room)
-            });
-            let event = match run {
-                Some((fired, room)) if room > 0 => {
-                    let date = self.watch.latest;
-                    let (rest, event) = machine.absorb_run(Runner {
-                        stream: stream.as_mut(),
-                        cx,
-                        split: &split,
-                        left: room,
-                        fired,
-                        calls_out: machine.calls_out(),
-                    });
-                    left -= room - rest;
-                    if M::RUNS_DATED && rest < room {
-                        self.note_provisional(date);
-                    }
-                    event
-                }
-                _ => Some(match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => match split(item) {
-                        Ok(item) => Event::Item(item),
-                        Err(e) => Event::Error(e),
-                    },
-                    Poll::Ready(None) => Event::End,
-                    Poll::Pending => Event::Pending,
-                }),
-            };
+            let event = self.next_event(stream.as_mut(), machine, cx, &split, horizon, &mut left);
             if let Some(event) = event {
                 // Time order: the deadlines the event reached come first. At a pause, dates the
                 // alarm gave are confirmed by a reading.
@@ -298,29 +256,9 @@ impl<C: Clock, O> Engine<C, O> {
                 let second = match event {
                     Event::Item(item) => {
                         left -= 1;
-                        let mut at = Arrival {
-                            clock: &self.watch.clock,
-                            reading,
-                            close: (watched && self.watch.tight()).then_some(self.watch.latest),
-                            latest: self.watch.latest,
-                            last_reading: self.watch.last_reading(),
-                        };
-                        let out = machine.on_item(item, &mut at);
-                        match (at.reading, at.close) {
-                            (Some(now), _) => {
-                                self.watch.arrived(now);
-                                self.confirm(machine, now);
-                            }
-                            (None, Some(date)) => self.note_provisional(date),
-                            (None, None) => {}
-                        }
-                        if self.watch.dense {
-                            self.watch.watch(machine.next_deadline());
-                        }
-                        // A hook or a weigher may have spent time: look again before the
-                        // next poll.
+                        // A hook or a weigher may spend time: look again before the next poll.
                         called_out = machine.calls_out();
-                        out.map(&wrap)
+                        self.arrive(machine, item, reading, watched).map(&wrap)
                     }
                     Event::Error(e) if machine.due() => {
                         // The machine holds outputs that came before the error (a keyed
@@ -351,16 +289,7 @@ impl<C: Clock, O> Engine<C, O> {
                     (None, None) if self.done => return self.finish(machine, cx, &wrap),
                     // The inner stream has registered the waker; a deadline that will yield
                     // something needs the alarm too.
-                    (None, None) if paused => {
-                        return match machine.wake_at() {
-                            None => {
-                                // Nothing is due: a timer still armed wakes nobody.
-                                self.watch.unregister();
-                                Poll::Pending
-                            }
-                            Some(at) => self.wait(machine, at, cx, &wrap),
-                        };
-                    }
+                    (None, None) if paused => return self.pause(machine, cx, &wrap),
                     (None, None) => {}
                 }
             }
@@ -371,95 +300,6 @@ impl<C: Clock, O> Engine<C, O> {
                 // Let the executor run other tasks; come back at once.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
-            }
-        }
-    }
-
-    /// Reads the clock, and confirms to `machine` the dates the alarm gave since the latest
-    /// reading (see [`Machine::restamp`]).
-    fn read<M: Machine>(&mut self, machine: &mut M) -> Instant {
-        let now = self.watch.read();
-        self.confirm(machine, now);
-        now
-    }
-
-    /// A reading `now` was taken, after every arrival the alarm dated: it confirms those dates,
-    /// and so does the reading its firing took, if it has fired and the clock has a reader
-    /// (every such arrival was seen with the flag down). A date before the earlier of the two
-    /// moves to it; one at or after it stands.
-    fn confirm<M: Machine>(&mut self, machine: &mut M, now: Instant) {
-        if let Some(from) = self.provisional.take() {
-            let to = self.watch.bound(now);
-            if from < to {
-                machine.restamp(from, to);
-            }
-            machine.confirmed();
-        }
-    }
-
-    /// The alarm dated something at `date`, without a reading. A date no later than the latest
-    /// reading is one (a timer of no lateness dates by the reading it was armed from).
-    #[inline]
-    fn note_provisional(&mut self, date: Instant) {
-        if date <= self.watch.last_reading() {
-            return;
-        }
-        self.provisional = Some(self.provisional.map_or(date, |from| from.min(date)));
-    }
-
-    /// After the inner stream ended: only a deadline can still yield something (a throttled
-    /// trailing item); without one, the adapter ends, and its timer goes.
-    fn finish<M: Machine>(
-        &mut self,
-        machine: &mut M,
-        cx: &mut Context<'_>,
-        wrap: &impl Fn(M::Output) -> O,
-    ) -> Poll<Option<O>> {
-        match machine.wake_at() {
-            Some(at) => self.wait(machine, at, cx, wrap),
-            None => {
-                self.watch.release();
-                Poll::Ready(None)
-            }
-        }
-    }
-
-    /// Sets the alarm to wake the task at `at` and returns `Pending`, or, if `at` is already
-    /// reached, acts on it.
-    fn wait<M: Machine>(
-        &mut self,
-        machine: &mut M,
-        mut at: Instant,
-        cx: &mut Context<'_>,
-        wrap: &impl Fn(M::Output) -> O,
-    ) -> Poll<Option<O>> {
-        loop {
-            if self.watch.poll_alarm(at, cx).is_pending() {
-                return Poll::Pending;
-            }
-            let now = self.read(machine);
-            if let Some(out) = machine.on_deadlines(now) {
-                return Poll::Ready(Some(wrap(out)));
-            }
-            // An earlier arming fired, or the deadline yielded nothing after all (a keyed
-            // machine wakes for every key's deadline): wait for the next one, if any.
-            match machine.wake_at() {
-                Some(next) if next > now => at = next,
-                Some(_) => {
-                    // A deadline reached that yields nothing and stays: look again on the
-                    // next poll rather than hang.
-                    debug_assert!(false, "a machine kept a reached deadline");
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                None if self.done => {
-                    self.watch.release();
-                    return Poll::Ready(None);
-                }
-                None => {
-                    self.watch.unregister();
-                    return Poll::Pending;
-                }
             }
         }
     }

@@ -4,8 +4,12 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures_core::Stream;
+
+use super::{Engine, Machine};
+use crate::clock::Clock;
 
 /// The tight loop of a run: it polls the inner stream and hands each item to `absorb`, until
 /// the room is used up, the alarm fires, or the inner stream gives anything but an item.
@@ -25,16 +29,16 @@ pub(crate) enum Event<I, O> {
 }
 
 /// The engine's [`Run`].
-pub(crate) struct Runner<'a, 'b, S, F> {
-    pub(crate) stream: Pin<&'a mut S>,
-    pub(crate) cx: &'a mut Context<'b>,
-    pub(crate) split: &'a F,
-    pub(crate) left: u32,
+struct Runner<'a, 'b, S, F> {
+    stream: Pin<&'a mut S>,
+    cx: &'a mut Context<'b>,
+    split: &'a F,
+    left: u32,
     /// The alarm's flag (or one never raised, when the machine has no deadline).
-    pub(crate) fired: &'a AtomicBool,
+    fired: &'a AtomicBool,
     /// `absorb` runs code of the user's (a drop hook), which may take time: the alarm is
     /// looked at again after it, before the next poll (see [`super::Machine::calls_out`]).
-    pub(crate) calls_out: bool,
+    calls_out: bool,
 }
 
 impl<S, F, I, O> Run<I> for Runner<'_, '_, S, F>
@@ -78,3 +82,57 @@ where
 
 /// A flag that is never raised: the run's flag while the machine has no deadline.
 pub(crate) static NEVER: AtomicBool = AtomicBool::new(false);
+
+impl<C: Clock, O> Engine<C, O> {
+    /// The next event of the inner stream that the machine does not take in a run: a run is
+    /// taken first while the alarm watches the machine (whose horizon is `horizon`) and the
+    /// machine has room. `left` is the budget left.
+    #[inline(always)]
+    pub(super) fn next_event<S, M>(
+        &mut self,
+        mut stream: Pin<&mut S>,
+        machine: &mut M,
+        cx: &mut Context<'_>,
+        split: &impl Fn(S::Item) -> Result<M::Item, O>,
+        horizon: Option<Instant>,
+        left: &mut u32,
+    ) -> Option<Event<M::Item, O>>
+    where
+        S: Stream,
+        M: Machine,
+    {
+        // A machine that dates a run's items by `latest` takes one only while that is close
+        // (the alarm is tight).
+        let dated = !M::RUNS_DATED || self.watch.tight();
+        let run = self.watch.run_flag(horizon).filter(|_| dated).map(|fired| {
+            let room = machine.room(self.watch.latest).min(*left as usize) as u32;
+            (fired, room)
+        });
+        match run {
+            Some((fired, room)) if room > 0 => {
+                let date = self.watch.latest;
+                let (rest, event) = machine.absorb_run(Runner {
+                    stream: stream.as_mut(),
+                    cx,
+                    split,
+                    left: room,
+                    fired,
+                    calls_out: machine.calls_out(),
+                });
+                *left -= room - rest;
+                if M::RUNS_DATED && rest < room {
+                    self.note_provisional(date);
+                }
+                event
+            }
+            _ => Some(match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match split(item) {
+                    Ok(item) => Event::Item(item),
+                    Err(e) => Event::Error(e),
+                },
+                Poll::Ready(None) => Event::End,
+                Poll::Pending => Event::Pending,
+            }),
+        }
+    }
+}
