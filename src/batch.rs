@@ -576,19 +576,23 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
     }
 
     fn room(&self, _time: Instant) -> usize {
-        // Every item but the first (which opens the batch) and the last (which fills it) only
-        // joins the batch.
+        // Every item but the first (which opens the batch) only joins the batch; the last
+        // leaves it due.
         if W::ACTIVE || self.items.is_empty() {
             0
         } else {
-            self.max_size - self.items.len() - 1
+            self.max_size - self.items.len()
         }
     }
 
     #[inline]
     fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
         let items = &mut self.items;
-        run.run(|item| items.push(item))
+        let out = run.run(|item| items.push(item));
+        if self.items.len() >= self.max_size {
+            self.due = Some(FlushReason::Full);
+        }
+        out
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<Flushed<T>> {

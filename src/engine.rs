@@ -292,6 +292,11 @@ impl<C: Clock, O> Engine<C, O> {
                     (None, None) if paused => return self.pause(machine, cx, &wrap),
                     (None, None) => {}
                 }
+            } else if machine.due() {
+                // The run's last item left something to yield (a full batch).
+                if let Some(out) = machine.on_deadlines(self.watch.last_reading()) {
+                    return Poll::Ready(Some(wrap(out)));
+                }
             }
             if left == 0 {
                 if let Some(out) = machine.on_idle(Idle::BudgetSpent) {

@@ -775,3 +775,25 @@ fn batch_with_reasons_keeps_the_opening_instant_across_with_clock() {
         other => panic!("expected the batch, got {other:?}"),
     }
 }
+
+#[test]
+fn batch_of_an_always_ready_source_leaves_each_time_it_fills() {
+    // Taken in runs (the alarm watches the deadline): each batch leaves as its last item
+    // fills it, never with one more.
+    for max_size in [1, 2, 3, 100] {
+        let clock = ManualClock::new();
+        let total = 1000;
+        let batches: Vec<Vec<u32>> = futures::executor::block_on(
+            stream::iter(0..total)
+                .batch(max_size, ms(10))
+                .with_clock(clock)
+                .collect(),
+        );
+        let expected: Vec<Vec<u32>> = (0..total)
+            .collect::<Vec<_>>()
+            .chunks(max_size)
+            .map(<[u32]>::to_vec)
+            .collect();
+        assert_eq!(batches, expected, "max_size {max_size}");
+    }
+}

@@ -133,7 +133,8 @@ pub(crate) trait Machine {
 
     /// How many of the next items, each arriving before every deadline, the machine can take
     /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
-    /// nothing and change nothing but what the machine keeps. `time` is what
+    /// nothing and change nothing but what the machine keeps, except that the last may leave
+    /// it [`due`](Machine::due) (which the engine then yields at once). `time` is what
     /// [`Arrival::time`] would give them.
     fn room(&self, _time: Instant) -> usize {
         0
