@@ -547,6 +547,27 @@ impl<T, K: Clone, W: Weigh<T> + Clone> PerKey<K> for BatchState<T, W> {
     }
 }
 
+/// Settles a batch after a run of items joined it, even if the inner stream panicked in the
+/// run: a batch the run opened counts its deadline from `time`; a full one is due.
+struct RunEnd<'a, T, W> {
+    state: &'a mut BatchState<T, W>,
+    /// The batch was empty as the run began.
+    opens: bool,
+    time: Instant,
+}
+
+impl<T, W> Drop for RunEnd<'_, T, W> {
+    fn drop(&mut self) {
+        let state = &mut *self.state;
+        if self.opens && !state.items.is_empty() {
+            state.open_at(self.time);
+        }
+        if state.items.len() >= state.max_size {
+            state.due = Some(FlushReason::Full);
+        }
+    }
+}
+
 impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
     type Item = T;
     type Output = Flushed<T>;
@@ -575,10 +596,14 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
         None
     }
 
+    fn dates_run(&self) -> bool {
+        self.items.is_empty() && self.timed()
+    }
+
     fn room(&self, _time: Instant) -> usize {
-        // Every item but the first (which opens the batch) only joins the batch; the last
-        // leaves it due.
-        if W::ACTIVE || self.items.is_empty() {
+        // An item only joins the batch, or opens it (at `time`, unless the opening is
+        // recorded: it gets a reading of its own); the last leaves it due.
+        if W::ACTIVE || (self.items.is_empty() && self.records_opening) {
             0
         } else {
             self.max_size - self.items.len()
@@ -586,13 +611,13 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
     }
 
     #[inline]
-    fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
-        let items = &mut self.items;
-        let out = run.run(|item| items.push(item));
-        if self.items.len() >= self.max_size {
-            self.due = Some(FlushReason::Full);
-        }
-        out
+    fn absorb_run<R: Run<T>>(&mut self, run: R, time: Instant) -> R::Out {
+        let run_end = RunEnd {
+            opens: self.items.is_empty(),
+            time,
+            state: self,
+        };
+        run.run(|item| run_end.state.items.push(item))
     }
 
     fn on_idle(&mut self, _why: Idle) -> Option<Flushed<T>> {

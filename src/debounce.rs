@@ -387,7 +387,6 @@ impl<T, D> DebounceState<T, D> {
 impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
     type Item = T;
     type Output = T;
-    const RUNS_DATED: bool = true;
 
     fn on_deadlines(&mut self, now: Instant) -> Option<T> {
         if matches!(self.quiet_end(), Some(end) if now >= end) {
@@ -454,8 +453,12 @@ impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
         }
     }
 
+    fn dates_run(&self) -> bool {
+        true
+    }
+
     #[inline]
-    fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
+    fn absorb_run<R: Run<T>>(&mut self, run: R, _time: Instant) -> R::Out {
         edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 

@@ -678,7 +678,7 @@ where
         !self.out.is_empty() || !self.due.is_empty() || !self.unhooked.is_empty()
     }
 
-    fn absorb_run<R: Run<M::Item>>(&mut self, _run: R) -> R::Out {
+    fn absorb_run<R: Run<M::Item>>(&mut self, _run: R, _time: Instant) -> R::Out {
         // `room` is zero: every item goes through `on_item`, which finds its key.
         unreachable!("a keyed machine takes no runs")
     }

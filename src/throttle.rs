@@ -361,7 +361,7 @@ impl<T, D: DropHook<T>> Machine for ThrottleState<T, D> {
     }
 
     #[inline]
-    fn absorb_run<R: Run<T>>(&mut self, run: R) -> R::Out {
+    fn absorb_run<R: Run<T>>(&mut self, run: R, _time: Instant) -> R::Out {
         edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }
 

@@ -797,3 +797,34 @@ fn batch_of_an_always_ready_source_leaves_each_time_it_fills() {
         assert_eq!(batches, expected, "max_size {max_size}");
     }
 }
+
+#[test]
+fn batch_opened_among_fast_items_keeps_its_deadline_when_they_turn_slow() {
+    // 25 items at once, then items that each take 1 ms inside the poll. The third batch
+    // opens with item 24 at 0 ms, among the fast items (it may be taken in a run and dated by
+    // the alarm): its deadline is 5 ms, so it holds 24..=28 (item 28 arrives at 4 ms, item
+    // 29 at 5 ms).
+    let clock = ManualClock::new();
+    let ticking = clock.clone();
+    let source = stream::iter(0..40u32).map(move |i| {
+        if i >= 25 {
+            ticking.advance(ms(1));
+        }
+        i
+    });
+    let mut d = Driver::new(source.batch(12, ms(5)).with_clock(clock.clone()), &clock);
+    d.run();
+    let range = |r: std::ops::RangeInclusive<u32>| r.collect::<Vec<_>>();
+    assert_eq!(
+        d.take(),
+        vec![
+            Item(0, range(0..=11)),
+            Item(0, range(12..=23)),
+            Item(5, range(24..=28)),
+            Item(10, range(29..=33)),
+            Item(15, range(34..=38)),
+            Item(15, range(39..=39)),
+            End(15),
+        ]
+    );
+}

@@ -126,10 +126,13 @@ pub(crate) trait Machine {
         false
     }
 
-    /// Whether the items of a run take the `time` handed to [`room`](Machine::room) as their
-    /// arrival (a debounce's quiet period restarts at each): the engine then counts it as a
-    /// date the alarm gave (see [`restamp`](Machine::restamp)).
-    const RUNS_DATED: bool = false;
+    /// Whether the items of a run now take the `time` handed to [`room`](Machine::room) as
+    /// their arrival (a debounce's quiet period restarts at each; a batch opens with the
+    /// first): the engine then takes a run only while the alarm is tight, and counts `time`
+    /// as a date the alarm gave (see [`restamp`](Machine::restamp)).
+    fn dates_run(&self) -> bool {
+        false
+    }
 
     /// How many of the next items, each arriving before every deadline, the machine can take
     /// through [`absorb_run`](Machine::absorb_run): items for which `on_item` would yield
@@ -140,8 +143,9 @@ pub(crate) trait Machine {
         0
     }
 
-    /// Drives `run`, with a step that does for each item what `on_item` would.
-    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R) -> R::Out;
+    /// Drives `run`, with a step that does for each item what `on_item` would; `time` is the
+    /// one handed to [`room`](Machine::room).
+    fn absorb_run<R: Run<Self::Item>>(&mut self, run: R, time: Instant) -> R::Out;
 
     /// Confirms the dates the alarm gave: `to` is a reading taken after every item that was
     /// dated at or after `from` without a reading ([`Arrival::time`] from a tight alarm, or a

@@ -102,25 +102,33 @@ impl<C: Clock, O> Engine<C, O> {
         M: Machine,
     {
         // A machine that dates a run's items by `latest` takes one only while that is close
-        // (the alarm is tight).
-        let dated = !M::RUNS_DATED || self.watch.tight();
-        let run = self.watch.run_flag(horizon).filter(|_| dated).map(|fired| {
+        // (the alarm is tight), and watches the alarm even if it has no deadline yet: the
+        // tight alarm fires before any deadline set from `latest` (a batch the run opens).
+        let dates = machine.dates_run();
+        let flag = self.watch.run_flag(horizon);
+        let flag = if dates {
+            flag.and_then(|_| self.watch.tight_flag())
+        } else {
+            flag
+        };
+        let run = flag.map(|fired| {
             let room = machine.room(self.watch.latest).min(*left as usize) as u32;
             (fired, room)
         });
         match run {
             Some((fired, room)) if room > 0 => {
                 let date = self.watch.latest;
-                let (rest, event) = machine.absorb_run(Runner {
+                let run = Runner {
                     stream: stream.as_mut(),
                     cx,
                     split,
                     left: room,
                     fired,
                     calls_out: machine.calls_out(),
-                });
+                };
+                let (rest, event) = machine.absorb_run(run, date);
                 *left -= room - rest;
-                if M::RUNS_DATED && rest < room {
+                if dates && rest < room {
                     self.note_provisional(date);
                 }
                 event

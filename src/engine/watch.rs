@@ -110,6 +110,15 @@ impl<C: Clock> Watch<C> {
             && matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
     }
 
+    /// The alarm's flag, if the alarm is [`tight`](Watch::tight).
+    #[inline]
+    pub(crate) fn tight_flag(&self) -> Option<&AtomicBool> {
+        self.alarm
+            .as_ref()
+            .filter(|_| self.tight())
+            .map(Alarm::flag)
+    }
+
     /// The flag a run watches, if the items can be taken in a run: the alarm watches the
     /// machine (whose horizon is `horizon`), or it has no deadline.
     #[inline]
