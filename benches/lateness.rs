@@ -21,12 +21,15 @@
 //!   receipt of the next passed item − window end; *bad* = windows whose next passed item is
 //!   not that one (or a first output other than item 0), "wrongly dropped"; *gap* = smallest
 //!   time between two receipts (must be >= 10 ms).
-//! - `debounce(5ms).max_wait(10ms)` (trailing): an item arriving at or after the previous
-//!   item's arrival + 5 ms first yields the previous one (due then); an item arriving at or
-//!   after the run's first arrival + 10 ms first yields the previous one (due then) and starts a
-//!   new run (when both hold, the earlier due time counts). *late* = receipt − due for each
-//!   expected output that came; *bad* = expected outputs that never came + outputs that were
-//!   not expected ("mismatches"); *order* = runs whose outputs were not in item order.
+//! - `debounce(5ms).max_wait(10ms)` (trailing): a run starts at item 0 and at the item after
+//!   each output (the adapter's own runs: one cut that differs shifts nothing after it); an
+//!   item arriving at or after the previous item's arrival + 5 ms, or at or after the run's
+//!   first arrival + 10 ms, first yields the previous one (due then; when both hold, the
+//!   earlier due time counts); an output after which nothing arrived is due at whichever of
+//!   the two comes first. *late* = receipt − due for each output that is its run's expected
+//!   item; *bad* = outputs that are not ("mismatches"), plus a cut that the arrivals after the
+//!   last output call for; *early* also covers a mismatched output that left before its own
+//!   run's due time; *order* = runs whose outputs were not in item order.
 //!
 //! Each (adapter, clock, shape) row is 10 runs: the worst and the best lateness over all their
 //! outputs, the worst *bad* of one run, the smallest throttle gap. Three diagnostics help read
@@ -239,7 +242,7 @@ struct Stats {
     /// How far in time the wrong decisions behind `bad` were, signed, largest magnitude:
     /// batch: last item's arrival − deadline; throttle: arrival of the item that passed −
     /// arrival of the one that should have; debounce: arrival of an unexpected output − arrival
-    /// of the nearest expected one.
+    /// of its run's expected one.
     off: Option<f64>,
     /// Runs with lost, duplicated or reordered items.
     order: usize,
@@ -394,64 +397,48 @@ fn throttle_stats(outputs: &[(u64, Instant)], arrivals: &[Instant]) -> Stats {
 fn debounce_stats(outputs: &[(u64, Instant)], arrivals: &[Instant]) -> Stats {
     let mut stats = Stats::new();
     stats.outputs = outputs.len();
-    // The reference: (item, due) of every output the recorded arrivals call for.
-    let mut expected: Vec<(u64, Instant)> = Vec::new();
-    let mut run_start: Option<usize> = None;
-    for (j, &t) in arrivals.iter().enumerate() {
-        if let Some(start) = run_start {
-            let prev = j - 1;
-            let due = (arrivals[prev] + QUIET).min(arrivals[start] + MAX_WAIT);
-            if t >= due {
-                expected.push((prev as u64, due));
-                run_start = None;
-            }
-        }
-        run_start.get_or_insert(j);
-    }
-    // The last item has no successor: if it came anyway, it was due at the end of its quiet
-    // period or of its run's max_wait (if it did not come, the run may simply have stopped
-    // first: no mismatch).
-    if let (Some(start), Some(&(last, _))) = (run_start, outputs.last()) {
-        let prev = arrivals.len() - 1;
-        let due = (arrivals[prev] + QUIET).min(arrivals[start] + MAX_WAIT);
-        if last as usize == prev {
-            expected.push((prev as u64, due));
-        }
-    }
     stats.order = usize::from(outputs.windows(2).any(|w| w[0].0 >= w[1].0));
-    // Both lists are in item order: merge them.
-    let (mut e, mut o) = (0, 0);
-    while e < expected.len() || o < outputs.len() {
-        match (expected.get(e), outputs.get(o)) {
-            (Some(&(want, due)), Some(&(got, receipt))) if want == got => {
-                stats.lateness(receipt, due, arrivals);
-                e += 1;
-                o += 1;
-            }
-            (Some(&(want, _)), Some(&(got, _))) if want < got => {
-                stats.bad += 1; // expected, never came
-                e += 1;
-            }
-            (_, Some(&(got, _))) => {
-                stats.bad += 1; // came, not expected
-                let at = expected.partition_point(|&(want, _)| want < got);
-                let nearest = [at.checked_sub(1), Some(at)]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| expected.get(k))
-                    .map(|&(want, _)| signed(arrivals[got as usize], arrivals[want as usize]))
-                    .min_by(|a, b| a.abs().total_cmp(&b.abs()));
-                if let Some(off) = nearest {
-                    stats.off(off);
-                }
-                o += 1;
-            }
-            (Some(_), None) => {
-                stats.bad += 1;
-                e += 1;
-            }
-            (None, None) => unreachable!(),
+    // When the run that starts at item `start` is due to end if item `k` is its latest: at
+    // the end of `k`'s quiet period or at the run's `max_wait`, whichever comes first.
+    let due = |start: usize, k: usize| (arrivals[k] + QUIET).min(arrivals[start] + MAX_WAIT);
+    // The reference follows the adapter's own runs: each starts at the item after the
+    // previous output, as the adapter's does. (A reference that chained its own runs from
+    // the arrivals alone would, after one cut that differs, pair every later output with a
+    // run that started elsewhere: the last output of a run stopped by the consumer then looked
+    // a quiet period early.)
+    let mut start = 0;
+    for &(got, receipt) in outputs {
+        let got = got as usize;
+        if got < start || got >= arrivals.len() {
+            stats.bad += 1; // lost, duplicated or reordered: `order` counts it too
+            continue;
         }
+        // The first item of the run arriving at or after the run's due time: the item before
+        // it is the expected output.
+        let cut = (start + 1..arrivals.len()).find(|&j| arrivals[j] >= due(start, j - 1));
+        let own = due(start, got);
+        match cut {
+            Some(j) if j - 1 == got => stats.lateness(receipt, own, arrivals),
+            // No later arrival shows the cut, but nothing arrived after the output either: the
+            // adapter cut the run by time (its deadline seen before it polled again).
+            None if got == arrivals.len() - 1 => stats.lateness(receipt, own, arrivals),
+            _ => {
+                stats.bad += 1;
+                let want = cut.map_or(arrivals.len() - 1, |j| j - 1);
+                stats.off(signed(arrivals[got], arrivals[want]));
+                // Whichever item it is, no output leaves before its own run lets it go.
+                if receipt < own {
+                    stats.early = max_of(stats.early, Some(own - receipt));
+                }
+            }
+        }
+        start = got + 1;
+    }
+    // A cut that the arrivals after the last output call for, which never came.
+    if start + 1 < arrivals.len()
+        && (start + 1..arrivals.len()).any(|j| arrivals[j] >= due(start, j - 1))
+    {
+        stats.bad += 1;
     }
     stats
 }
@@ -572,15 +559,15 @@ fn main() {
     println!(
         "          throttle: windows whose next passed item is not the first arriving at/after"
     );
-    println!("          the window end (wrongly dropped); debounce: expected outputs missing +");
-    println!("          outputs not expected (mismatches)");
+    println!("          the window end (wrongly dropped); debounce: outputs that are not their");
+    println!("          run's expected item (mismatches; a run starts after each output)");
     println!(
         "  off     largest signed time error behind bad. batch: last item's arrival - deadline;"
     );
     println!(
         "          throttle: arrival of the passed - of the right item; debounce: arrival of an"
     );
-    println!("          unexpected output - of the nearest expected one");
+    println!("          unexpected output - of its run's expected one");
     println!("  gap     throttle: smallest time between two receipts (must be >= 10)");
     println!("  ord     runs with lost, duplicated or reordered items (batch, debounce)");
     println!("  item    longest time between two arrivals (a slow item's real production time)");
