@@ -8,7 +8,7 @@
 //! per item in two builds).
 //!
 //! Run: `cargo bench --bench interleaved` (about a minute); `-- ROUNDS` sets the rounds
-//! (default 300).
+//! (default 300), and any other argument keeps only the scenarios whose names contain it.
 
 use std::future::ready;
 use std::hint::black_box;
@@ -64,6 +64,10 @@ fn main() {
         .skip(1)
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(300);
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg.parse::<usize>().is_err() && !arg.starts_with('-'))
+        .collect();
     let scenarios: Vec<(&str, Contender, Contender)> = vec![
         (
             "batch_hot",
@@ -119,6 +123,9 @@ fn main() {
         "scenario", "streamz min", "limit min", "ratio", "streamz med", "limit med", "ratio"
     );
     for (name, mut streamz, mut limit) in scenarios {
+        if !only.is_empty() && !only.iter().any(|part| name.contains(part.as_str())) {
+            continue;
+        }
         // Not measured: both give the same result.
         assert_eq!(streamz(), limit(), "{name}");
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
