@@ -13,8 +13,9 @@
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.
-//! - *run*: items taken in a tight loop, each only kept or dropped (a batch filling up, items
-//!   in an open throttle window); *room*: how many the machine can take that way.
+//! - *run*: items taken in a tight loop, each only kept or dropped (a batch opening and
+//!   filling up, items in an open throttle window); *room*: how many the machine can take
+//!   that way. A run's last item may leave the machine due (a full batch): that leaves at once.
 //! - *split*: turns an inner item into a machine item, or an error into an output at once.
 //!
 //! The rules:
