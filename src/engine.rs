@@ -244,6 +244,8 @@ impl<C: Clock, O> Engine<C, O> {
                 // Time order: the deadlines the event reached come first. At a pause, dates the
                 // alarm gave are confirmed by a reading.
                 let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
+                // (The horizon again: a run may have set a deadline.)
+                let horizon = self.watch.horizon(machine.next_deadline());
                 let watched = self.watch.watched(horizon) && !confirms;
                 let reading = if watched {
                     None

