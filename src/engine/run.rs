@@ -120,11 +120,12 @@ impl<C: Clock, O> Engine<C, O> {
         match run {
             Some((fired, room)) if room > 0 => {
                 let date = self.watch.latest;
-                if dates {
-                    // Before the run, so that a source that panics in it leaves the date to
-                    // be confirmed (if the run takes nothing, nothing was set from it).
-                    note(&mut self.provisional, self.watch.last_reading(), date);
-                }
+                // Noted as the run ends, even by a panic of the source, if it took an item.
+                let mut noting = Noting {
+                    provisional: &mut self.provisional,
+                    last_reading: self.watch.last_reading(),
+                    date: dates.then_some(date),
+                };
                 let run = Runner {
                     stream: stream.as_mut(),
                     cx,
@@ -135,6 +136,9 @@ impl<C: Clock, O> Engine<C, O> {
                 };
                 let (rest, event) = machine.absorb_run(run, date);
                 *left -= room - rest;
+                if rest == room {
+                    noting.date = None;
+                }
                 event
             }
             _ => Some(match stream.as_mut().poll_next(cx) {
@@ -145,6 +149,23 @@ impl<C: Clock, O> Engine<C, O> {
                 Poll::Ready(None) => Event::End,
                 Poll::Pending => Event::Pending,
             }),
+        }
+    }
+}
+
+/// Notes the date a run gave its items as provisional (see [`Engine::note_provisional`]) when
+/// dropped: as the run ends, or as a panic of the source unwinds through it.
+struct Noting<'a> {
+    provisional: &'a mut Option<Instant>,
+    last_reading: Instant,
+    /// The date, unless the run dated nothing.
+    date: Option<Instant>,
+}
+
+impl Drop for Noting<'_> {
+    fn drop(&mut self) {
+        if let Some(date) = self.date {
+            note(self.provisional, self.last_reading, date);
         }
     }
 }
