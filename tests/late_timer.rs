@@ -247,3 +247,81 @@ fn a_debounce_date_is_confirmed_before_a_budget_gap() {
         "left at {at} µs, item at {item} µs"
     );
 }
+
+/// Items 1 µs apart, and a timer that fires 0.1 ms after its instant, as late as its
+/// resolution allows: the deadline still holds to the item.
+#[test]
+fn a_timer_at_its_full_lag_keeps_a_batch_deadline_exact() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = dense(&clock, 3_500)
+        .batch(100_000, Duration::from_millis(1))
+        .with_clock(Lagging(clock.clone()));
+    let out = run(&mut s, &clock, start, Duration::from_millis(10));
+    // Item values are their arrivals in µs (the driver's gaps included): each batch holds
+    // exactly the items that arrived before its deadline, 1 ms after its first.
+    let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
+    let items: Vec<u64> = batches.concat();
+    assert_eq!(items.len(), 3_500);
+    let mut expected: Vec<(u64, u64)> = Vec::new(); // (first, last) of each batch
+    for &at in &items {
+        match expected.last_mut() {
+            Some((first, last)) if at < *first + 1_000 => *last = at,
+            _ => expected.push((at, at)),
+        }
+    }
+    let got: Vec<(u64, u64)> = batches.iter().map(|b| (b[0], b[b.len() - 1])).collect();
+    assert_eq!(got, expected);
+    assert!(expected.len() >= 3);
+}
+
+/// The same for a throttle window: the first item at or after the window's end passes, not
+/// the first after the timer fired.
+#[test]
+fn a_timer_at_its_full_lag_keeps_a_throttle_window_exact() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, arrivals) = recorded(dense(&clock, 3_500));
+    let mut s = source
+        .throttle(Duration::from_millis(1))
+        .with_clock(Lagging(clock.clone()));
+    let out = run(&mut s, &clock, start, Duration::from_millis(10));
+    let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let mut expected = vec![arrivals[0]];
+    for &at in &arrivals {
+        if at >= expected[expected.len() - 1] + 1_000 {
+            expected.push(at);
+        }
+    }
+    assert_eq!(passed, expected);
+    assert!(expected.len() >= 3);
+}
+
+/// And for a debounce's `max_wait`: a run is cut by the first item that arrives at or after
+/// its end (its output is the item before), and that item starts the next run.
+#[test]
+fn a_timer_at_its_full_lag_keeps_a_max_wait_exact() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, arrivals) = recorded(dense(&clock, 3_500));
+    let mut s = source
+        .debounce(Duration::from_millis(1))
+        .max_wait(Duration::from_millis(2))
+        .with_clock(Lagging(clock.clone()));
+    let out = run(&mut s, &clock, start, Duration::from_millis(20));
+    let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let mut expected = Vec::new();
+    let mut run_start = arrivals[0];
+    for pair in arrivals.windows(2) {
+        if pair[1] >= run_start + 2_000 {
+            expected.push(pair[0]);
+            run_start = pair[1];
+        }
+    }
+    // The last run ends by its quiet period, after the source stops.
+    expected.push(arrivals[arrivals.len() - 1]);
+    assert_eq!(cut, expected);
+    assert!(expected.len() >= 3);
+}

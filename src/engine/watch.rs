@@ -83,6 +83,9 @@ impl<C: Clock> Watch<C> {
     /// The horizon of a machine whose next deadline is `next` (see the engine's glossary).
     #[inline]
     pub(crate) fn horizon(&self, next: Option<Instant>) -> Option<Instant> {
+        // The alarm may fire one `lag` late: armed that much before the deadline, its flag
+        // down tells that the deadline has not come.
+        let next = next.map(|next| next.checked_sub(self.lag).unwrap_or(next));
         match self.tick {
             Some(tick) if self.dense => Some(next.map_or(tick, |next| next.min(tick))),
             _ => next,
@@ -194,7 +197,8 @@ impl<C: Clock> Watch<C> {
     /// armed for that or earlier.
     pub(crate) fn watch(&mut self, next: Option<Instant>) {
         if let Some(horizon) = self.horizon(next).filter(|_| self.resolution.is_some()) {
-            if !self.armed.is_some_and(|armed| armed <= horizon) {
+            // A horizon already reached is watched by readings (within `lag` of a deadline).
+            if !self.armed.is_some_and(|armed| armed <= horizon) && horizon > self.now {
                 self.arm(horizon);
             }
         }

@@ -61,6 +61,39 @@ pub fn late(clock: &ManualClock, ms: u64) -> Late {
     }
 }
 
+/// `ManualClock`, whose timers say they fire within 0.1 ms, and do fire 0.1 ms after their
+/// deadline, the latest they may (as futures-timer's thread on a machine with a core to spare).
+#[derive(Debug, Clone)]
+pub struct Lagging(pub ManualClock);
+
+pub struct LaggingTimer(ManualTimer);
+
+impl Clock for Lagging {
+    type Timer = LaggingTimer;
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> LaggingTimer {
+        LaggingTimer(self.0.timer(deadline + Duration::from_micros(100)))
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        Some(Duration::from_micros(100))
+    }
+}
+
+impl Timer for LaggingTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.reset(deadline + Duration::from_micros(100));
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll_fired(cx)
+    }
+}
+
 /// `n` items, each produced in 1 µs of virtual time (dense), then a source that stays pending.
 /// The arrival of each item, in µs from the start, is its value.
 pub fn dense(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
@@ -294,4 +327,17 @@ impl Clock for Stamped {
 pub fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
     SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
     Stamped(late(clock, ms))
+}
+
+/// `source`, with the list of the items it gave, in order (for a model to replay).
+pub fn recorded<S: Stream<Item = u64> + Unpin>(
+    source: S,
+) -> (
+    impl Stream<Item = u64> + Unpin,
+    Arc<std::sync::Mutex<Vec<u64>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let source = source.inspect(move |&item| log.lock().unwrap().push(item));
+    (source, seen)
 }
