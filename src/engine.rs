@@ -5,9 +5,11 @@
 //!   end does to its state, and what it yields.
 //! - *reading*: one call of [`Clock::now`].
 //! - *alarm*: the adapter's one timer ([`Alarm`](alarm::Alarm)); its firing raises a flag.
-//! - *horizon*: the earliest instant at which the machine needs to know the time: its next
-//!   deadline; and while items arrive *densely* (the last two readings taken for arriving
-//!   items came within 2 µs, see `watch.rs`), one timer resolution after the latest reading.
+//! - *horizon*: the earliest instant at which the machine needs to know the time: one timer
+//!   resolution before its next deadline (the alarm may fire that late); and while items
+//!   arrive *densely* (the last two readings taken for arriving items came within 2 µs, see
+//!   `watch.rs`), one timer resolution after the latest reading. A horizon already passed is
+//!   watched by readings, not by the alarm.
 //! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
 //!   that arrives now arrived before every deadline of the machine.
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
