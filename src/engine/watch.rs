@@ -30,6 +30,10 @@ pub(crate) struct Watch<C: Clock> {
     /// The latest reading, and one resolution after it.
     now: Instant,
     tick: Option<Instant>,
+    /// The latest instant the alarm fires at if it keeps its resolution, `armed + lag`; and
+    /// the same for an alarm armed for `tick`.
+    fires: Option<Instant>,
+    tick_fires: Option<Instant>,
     /// What a watched arrival is taken to be: the latest instant it can be, the instant before
     /// the alarm would fire at its latest, `armed + lag` (or `now`).
     pub(crate) latest: Instant,
@@ -53,6 +57,8 @@ impl<C: Clock> Watch<C> {
             armed: None,
             now,
             tick: None,
+            fires: None,
+            tick_fires: None,
             latest: now,
             overdue: false,
             dense: false,
@@ -80,13 +86,12 @@ impl<C: Clock> Watch<C> {
         self.armed.is_some() && self.alarm.as_ref().is_some_and(Alarm::fired)
     }
 
-    /// The horizon of a machine whose next deadline is `next` (see the engine's glossary).
+    /// The horizon of a machine whose next deadline is `next` (see the engine's glossary), as
+    /// the instant by which the alarm must have fired (the alarm is armed one `lag` before it:
+    /// while its flag is down, the horizon has not come).
     #[inline]
     pub(crate) fn horizon(&self, next: Option<Instant>) -> Option<Instant> {
-        // The alarm may fire one `lag` late: armed that much before the deadline, its flag
-        // down tells that the deadline has not come.
-        let next = next.map(|next| next.checked_sub(self.lag).unwrap_or(next));
-        match self.tick {
+        match self.tick_fires {
             Some(tick) if self.dense => Some(next.map_or(tick, |next| next.min(tick))),
             _ => next,
         }
@@ -98,7 +103,7 @@ impl<C: Clock> Watch<C> {
         let Some(horizon) = horizon else {
             return true;
         };
-        self.resolution.is_some() && self.armed.is_some_and(|a| a <= horizon) && !self.fired()
+        self.resolution.is_some() && self.fires.is_some_and(|f| f <= horizon) && !self.fired()
     }
 
     /// Whether the alarm is tight: armed within one resolution of the latest reading, not
@@ -182,9 +187,14 @@ impl<C: Clock> Watch<C> {
     /// Sets `tick` and `latest` after `now` or `armed` changed.
     fn update_times(&mut self) {
         self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
-        let before = match self.armed {
-            Some(armed) if self.resolution.is_some() => {
-                let fires = checked_deadline(armed, self.lag).unwrap_or(armed);
+        self.tick_fires = self
+            .tick
+            .map(|tick| checked_deadline(tick, self.lag).unwrap_or(tick));
+        self.fires = self
+            .armed
+            .map(|armed| checked_deadline(armed, self.lag).unwrap_or(armed));
+        let before = match self.fires {
+            Some(fires) if self.resolution.is_some() => {
                 fires.checked_sub(Duration::from_nanos(1)).unwrap_or(fires)
             }
             _ => self.now,
@@ -197,9 +207,12 @@ impl<C: Clock> Watch<C> {
     /// armed for that or earlier.
     pub(crate) fn watch(&mut self, next: Option<Instant>) {
         if let Some(horizon) = self.horizon(next).filter(|_| self.resolution.is_some()) {
-            // A horizon already reached is watched by readings (within `lag` of a deadline).
-            if !self.armed.is_some_and(|armed| armed <= horizon) && horizon > self.now {
-                self.arm(horizon);
+            if !self.fires.is_some_and(|fires| fires <= horizon) {
+                // A horizon less than one `lag` away is watched by readings.
+                let at = horizon.checked_sub(self.lag).unwrap_or(horizon);
+                if at > self.now {
+                    self.arm(at);
+                }
             }
         }
     }
