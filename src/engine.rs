@@ -222,7 +222,7 @@ impl<C: Clock, O> Engine<C, O> {
             }
         }
         if self.done {
-            return self.finish(machine, cx, &wrap);
+            return self.rest(machine, cx, &wrap);
         }
         let mut left = BUDGET;
         let mut called_out = false;
@@ -291,10 +291,9 @@ impl<C: Clock, O> Engine<C, O> {
                         self.ready = self.backlog.pop_front();
                         return Poll::Ready(Some(second));
                     }
-                    (None, None) if self.done => return self.finish(machine, cx, &wrap),
-                    // The inner stream has registered the waker; a deadline that will yield
-                    // something needs the alarm too.
-                    (None, None) if paused => return self.pause(machine, cx, &wrap),
+                    // The inner stream has ended, or has registered the waker: a deadline
+                    // that will yield something needs the alarm too.
+                    (None, None) if self.done || paused => return self.rest(machine, cx, &wrap),
                     (None, None) => {}
                 }
             } else if machine.due() {

@@ -596,28 +596,32 @@ fn dur(l: Option<u64>) -> Duration {
     l.map_or(Duration::MAX, Duration::from_nanos)
 }
 
-#[test]
-fn random_paces_against_the_model_plain() {
+/// Random scripts (seeds `1..=seeds`, the script's length below `len`) through every size of
+/// `maxes` and every latency, each run by `run` (which builds the adapter over the script
+/// and drives it), checked against the model.
+fn against_the_model(
+    what: &str,
+    seeds: u64,
+    mix: u64,
+    len: u64,
+    maxes: &[usize],
+    errors: bool,
+    run: impl Fn(Script, &ManualClock, &Log, usize, Duration) -> Vec<Seen>,
+) {
     let mut failures = Vec::new();
-    for seed in 1..=300u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let n = 20 + rng.below(1500) as usize;
-        let steps = random_steps(&mut rng, n, false, true);
-        for max in [1usize, 2, 3, 7, 512, 513, 1000] {
+    for seed in 1..=seeds {
+        let mut rng = Rng(seed.wrapping_mul(mix) | 1);
+        let n = 20 + rng.below(len) as usize;
+        let steps = random_steps(&mut rng, n, errors, true);
+        for &max in maxes {
             for l in latencies() {
                 let clock = ManualClock::new();
-                let start = clock.now();
                 let mut steps = steps.clone();
                 steps.push(End(rng.below(2) * MS));
                 let (src, log) = script(&clock, steps);
-                let mut s = src
-                    .map(Result::unwrap)
-                    .batch(max, dur(l))
-                    .with_clock(clock.clone());
-                let gaps = [0, 1, 500_000, 2 * MS];
-                let out = drive_log(&mut s, &clock, start, &gaps, 10_000 * MS, Some(&log));
+                let out = run(src, &clock, &log, max, dur(l));
                 let arrivals = log.lock().unwrap().clone();
-                let what = format!("seed {seed} max {max} latency {l:?}");
+                let what = format!("{what} seed {seed} max {max} latency {l:?}");
                 if let Result::Err(e) =
                     catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
                 {
@@ -627,87 +631,70 @@ fn random_paces_against_the_model_plain() {
         }
     }
     summarize(&failures);
+}
+
+const GAPS: [u64; 4] = [0, 1, 500_000, 2 * MS];
+
+#[test]
+fn random_paces_against_the_model_plain() {
+    let maxes = [1, 2, 3, 7, 512, 513, 1000];
+    against_the_model(
+        "plain",
+        300,
+        0x9E37_79B9_7F4A_7C15,
+        1500,
+        &maxes,
+        false,
+        |src, clock, log, max, l| {
+            let start = clock.now();
+            let mut s = src
+                .map(Result::unwrap)
+                .batch(max, l)
+                .with_clock(clock.clone());
+            drive_log(&mut s, clock, start, &GAPS, 10_000 * MS, Some(log))
+        },
+    );
 }
 
 #[test]
 fn random_paces_against_the_model_with_reasons() {
-    let mut failures = Vec::new();
-    for seed in 1..=200u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
-        let n = 20 + rng.below(1000) as usize;
-        let steps = random_steps(&mut rng, n, false, true);
-        for max in [1usize, 2, 3, 512, 1000] {
-            for l in latencies() {
-                let clock = ManualClock::new();
-                let start = clock.now();
-                let mut steps = steps.clone();
-                steps.push(End(0));
-                let (src, log) = script(&clock, steps);
-                let mut s = src
-                    .map(Result::unwrap)
-                    .batch(max, dur(l))
-                    .with_reasons()
-                    .with_clock(clock.clone());
-                let out = drive_log(
-                    &mut s,
-                    &clock,
-                    start,
-                    &[0, 1, 500_000, 2 * MS],
-                    10_000 * MS,
-                    Some(&log),
-                );
-                let arrivals = log.lock().unwrap().clone();
-                let what = format!("reasons seed {seed} max {max} latency {l:?}");
-                if let Result::Err(e) =
-                    catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
-                {
-                    failures.push(msg(e));
-                }
-            }
-        }
-    }
-    summarize(&failures);
+    let maxes = [1, 2, 3, 512, 1000];
+    against_the_model(
+        "reasons",
+        200,
+        0x2545_F491_4F6C_DD1D,
+        1000,
+        &maxes,
+        false,
+        |src, clock, log, max, l| {
+            let start = clock.now();
+            let mut s = src
+                .map(Result::unwrap)
+                .batch(max, l)
+                .with_reasons()
+                .with_clock(clock.clone());
+            drive_log(&mut s, clock, start, &GAPS, 10_000 * MS, Some(log))
+        },
+    );
 }
 
 #[test]
 fn random_paces_against_the_model_try_batch() {
-    let mut failures = Vec::new();
-    for seed in 1..=200u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x1234_5678_9ABC_DEF1) | 1);
-        let n = 20 + rng.below(1000) as usize;
-        let steps = random_steps(&mut rng, n, true, true);
-        for max in [1usize, 2, 3, 512, 1000] {
-            for l in latencies() {
-                let clock = ManualClock::new();
-                let start = clock.now();
-                let mut steps = steps.clone();
-                steps.push(End(0));
-                let (src, log) = script(&clock, steps);
-                let mut s = src.try_batch(max, dur(l)).with_clock(clock.clone());
-                let out = drive_log(
-                    &mut s,
-                    &clock,
-                    start,
-                    &[0, 1, 500_000, 2 * MS],
-                    10_000 * MS,
-                    Some(&log),
-                );
-                let arrivals = log.lock().unwrap().clone();
-                let what = format!("try seed {seed} max {max} latency {l:?}");
-                if let Result::Err(e) =
-                    catch_unwind(AssertUnwindSafe(|| check(&what, &out, &arrivals, max, l)))
-                {
-                    failures.push(msg(e));
-                }
-            }
-        }
-    }
-    summarize(&failures);
+    let maxes = [1, 2, 3, 512, 1000];
+    against_the_model(
+        "try",
+        200,
+        0x1234_5678_9ABC_DEF1,
+        1000,
+        &maxes,
+        true,
+        |src, clock, log, max, l| {
+            let start = clock.now();
+            let mut s = src.try_batch(max, l).with_clock(clock.clone());
+            drive_log(&mut s, clock, start, &GAPS, 10_000 * MS, Some(log))
+        },
+    );
 }
-
-// ---------------------------------------------------------------------------------------------
-// 4. Zero latency; size_hint / is_terminated; end right after the filling item; with_clock.
-// ---------------------------------------------------------------------------------------------
 
 #[test]
 fn zero_latency_batches_follow_pauses_and_sizes() {

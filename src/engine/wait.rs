@@ -8,9 +8,10 @@ use super::{Engine, Machine};
 use crate::clock::Clock;
 
 impl<C: Clock, O> Engine<C, O> {
-    /// The inner stream paused (it has registered the waker): a deadline that will yield
-    /// something needs the alarm too.
-    pub(super) fn pause<M: Machine>(
+    /// The inner stream paused (it has registered the waker) or ended: a deadline that will
+    /// yield something needs the alarm. Without one, a paused adapter waits for its inner
+    /// stream (a timer still armed wakes nobody), and an ended one ends, and its timer goes.
+    pub(super) fn rest<M: Machine>(
         &mut self,
         machine: &mut M,
         cx: &mut Context<'_>,
@@ -18,27 +19,13 @@ impl<C: Clock, O> Engine<C, O> {
     ) -> Poll<Option<O>> {
         match machine.wake_at() {
             Some(at) => self.wait(machine, at, cx, wrap),
-            None => {
-                // Nothing is due: a timer still armed wakes nobody.
-                self.watch.unregister();
-                Poll::Pending
-            }
-        }
-    }
-
-    /// After the inner stream ended: only a deadline can still yield something (a throttled
-    /// trailing item); without one, the adapter ends, and its timer goes.
-    pub(super) fn finish<M: Machine>(
-        &mut self,
-        machine: &mut M,
-        cx: &mut Context<'_>,
-        wrap: &impl Fn(M::Output) -> O,
-    ) -> Poll<Option<O>> {
-        match machine.wake_at() {
-            Some(at) => self.wait(machine, at, cx, wrap),
-            None => {
+            None if self.done => {
                 self.watch.release();
                 Poll::Ready(None)
+            }
+            None => {
+                self.watch.unregister();
+                Poll::Pending
             }
         }
     }
