@@ -418,17 +418,17 @@ fn check(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: Option
 const MS: u64 = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------
-// 1. A run that opens the batch while the machine has no deadline (horizon `None`) watches
-//    the tight alarm's flag; when that flag stops the run, the engine takes the next item as
-//    "watched" (the horizon it computed before the run is `None`), so it takes no reading and
-//    acts on no deadline: the item joins the batch the run opened, past its deadline.
+// 1. A run that opens the batch while the machine has no deadline watches the tight alarm's
+//    flag; when that flag stops the run, the next item must be judged by the horizon after
+//    the run (the batch's deadline). It once was by the one from before it (none), so it took
+//    no reading, acted on no deadline, and joined the batch past its deadline.
 // ---------------------------------------------------------------------------------------------
 
 /// ManualClock, `batch(2, 1 ns)`: a (reading), pause (the alarm is armed for a's deadline,
 /// one resolution after the reading: tight), b fills the batch in a run; then c opens the
 /// next batch in a run (horizon `None`), and d takes 10 ms to come.
 #[test]
-fn run_opened_batch_takes_an_item_past_its_deadline_manual_clock() {
+fn run_opened_batch_leaves_before_an_item_past_its_deadline_manual_clock() {
     let clock = ManualClock::new();
     let start = clock.now();
     let (src, log) = script(
@@ -455,7 +455,7 @@ fn run_opened_batch_takes_an_item_past_its_deadline_manual_clock() {
 /// As above, on a clock with a reader (as `SystemClock` has: the timer's firing reads the
 /// time, which confirms the dates given before it), punctual, 100 µs resolution.
 #[test]
-fn run_opened_batch_takes_an_item_past_its_deadline_punctual_timer_with_reader() {
+fn run_opened_batch_leaves_before_an_item_past_its_deadline_timer_with_reader() {
     let clock = ManualClock::new();
     let start = clock.now();
     let (src, log) = script(
@@ -484,10 +484,10 @@ fn run_opened_batch_takes_an_item_past_its_deadline_punctual_timer_with_reader()
     );
 }
 
-/// As above with a larger batch: the late item does not fill it, so the batch then leaves by
-/// its deadline holding an item that arrived 10 ms after it.
+/// As above with a larger batch, which the late item would not fill: the batch must still
+/// leave by its deadline without it (it once held an item that arrived 10 ms after it).
 #[test]
-fn run_opened_batch_keeps_late_item_until_deadline_batch_of_5() {
+fn run_opened_batch_of_5_leaves_before_an_item_past_its_deadline() {
     let clock = ManualClock::new();
     let start = clock.now();
     let mut steps = vec![Item(0), Pending(0, true)];
@@ -971,7 +971,7 @@ fn punctual_reader_clock_paces_hold_items_within_precision() {
 /// so 13 joined the batch opened at 0.954 ms, whose deadline was 1.954 ms: [12, 13] left at
 /// 20.954 ms. Expected: [12] (by its deadline), then [13].
 #[test]
-fn reader_clock_1ms_batch_takes_an_item_20ms_past_its_deadline() {
+fn reader_clock_1ms_batch_leaves_before_an_item_20ms_past_its_deadline() {
     let steps = vec![
         Item(50000),
         Pending(0, false),
