@@ -42,7 +42,7 @@ impl Clock for Res {
         self.clock.now()
     }
     fn timer(&self, deadline: Instant) -> ResTimer {
-        ResTimer(self.clock.timer(deadline + self.delay), self.delay)
+        ResTimer(self.clock.timer(deadline.checked_add(self.delay).unwrap_or(deadline)), self.delay)
     }
     fn timer_resolution(&self) -> Option<Duration> {
         self.res
@@ -54,7 +54,7 @@ impl Clock for Res {
 
 impl Timer for ResTimer {
     fn reset(&mut self, deadline: Instant) {
-        self.0.reset(deadline + self.1);
+        self.0.reset(deadline.checked_add(self.1).unwrap_or(deadline));
     }
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.0.poll_fired(cx)
@@ -774,4 +774,275 @@ fn debounce_keeps_an_item_whose_quiet_ended_inside_a_slow_item_manual_clock() {
     let (out, _) = drive(&mut s, &clock, start, &log, 10_000_000_000);
     let items: Vec<u32> = out.iter().map(|(_, x)| *x).collect();
     assert_eq!(items, vec![2, 3], "out {out:?}, arrivals {:?}", log.lock().unwrap().arrivals);
+}
+
+// ---------------------------------------------------------------------------------------
+// Keyed: many keys, whose deadlines fall within a resolution of each other.
+
+#[test]
+fn throttle_by_many_keys_exact() {
+    let mut failures = Vec::new();
+    for c in cases(19, 200) {
+        let nkeys = 1 + (c.seed % 13) as u32;
+        let clock = ManualClock::new();
+        let start = clock.now();
+        let (source, log) = src(&clock, c.steps.clone(), false);
+        let mut s = source
+            .throttle_by(move |x: &u32| *x % nkeys, Duration::from_nanos(c.dur))
+            .with_clock(c.clock(&clock));
+        let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
+        let log = log.lock().unwrap();
+        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        note_wakes(&tag, &stats, &mut failures);
+        for key in 0..nkeys {
+            let idx: Vec<u32> = (0..log.arrivals.len() as u32).filter(|i| i % nkeys == key).collect();
+            let arr: Vec<u64> = idx.iter().map(|&i| log.arrivals[i as usize]).collect();
+            let want: Vec<u32> = throttle_model(&arr, c.dur).into_iter().map(|j| idx[j as usize]).collect();
+            let got: Vec<u32> = out.iter().map(|(_, x)| *x).filter(|x| x % nkeys == key).collect();
+            if got != want {
+                let k = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+                failures.push(format!(
+                    "{tag} key {key}: pass {k}: got {:?} (at {:?}) want {:?} (at {:?})",
+                    got.get(k), got.get(k).map(|&i| log.arrivals[i as usize]),
+                    want.get(k), want.get(k).map(|&i| log.arrivals[i as usize]),
+                ));
+                break;
+            }
+        }
+    }
+    report(&failures);
+}
+
+#[test]
+fn debounce_by_many_keys_exact() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for c in cases(23, 300) {
+        let nkeys = 1 + (c.seed % 7) as u32;
+        let clock = ManualClock::new();
+        let start = clock.now();
+        let (source, log) = src(&clock, c.steps.clone(), false);
+        let mut s = source
+            .debounce_by(move |x: &u32| *x % nkeys, Duration::from_nanos(c.dur))
+            .with_clock(c.clock(&clock));
+        let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
+        let log = log.lock().unwrap();
+        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        note_wakes(&tag, &stats, &mut failures);
+        for key in 0..nkeys {
+            let idx: Vec<u32> = (0..log.arrivals.len() as u32).filter(|i| i % nkeys == key).collect();
+            let arr: Vec<u64> = idx.iter().map(|&i| log.arrivals[i as usize]).collect();
+            let Some(want) = debounce_model(&arr, c.dur, None, 2 * c.res + 1) else { continue };
+            checked += 1;
+            let want: Vec<(u32, u64)> = want.into_iter().map(|(j, d)| (idx[j as usize], d)).collect();
+            let got: Vec<(u64, u32)> = out.iter().copied().filter(|(_, x)| x % nkeys == key).collect();
+            let gi: Vec<u32> = got.iter().map(|(_, x)| *x).collect();
+            let wi: Vec<u32> = want.iter().map(|(x, _)| *x).collect();
+            if gi != wi {
+                let k = gi.iter().zip(&wi).position(|(g, w)| g != w).unwrap_or(gi.len().min(wi.len()));
+                failures.push(format!(
+                    "{tag} key {key}: output {k}: got {:?} want {:?} (arrived {:?})",
+                    got.get(k), want.get(k), want.get(k).map(|(i, _)| log.arrivals[*i as usize]),
+                ));
+                break;
+            }
+            for ((t, x), (_, due)) in got.iter().zip(&want) {
+                if t < due {
+                    failures.push(format!("{tag}: {x} left at {t}, before {due}"));
+                }
+            }
+        }
+    }
+    eprintln!("debounce_by: {checked} keys checked exactly");
+    report(&failures);
+}
+
+#[test]
+fn batch_by_many_keys_not_early_and_in_time_order() {
+    let mut failures = Vec::new();
+    for c in cases(29, 300) {
+        let nkeys = 1 + (c.seed % 9) as u32;
+        let clock = ManualClock::new();
+        let start = clock.now();
+        let (source, log) = src(&clock, c.steps.clone(), false);
+        let max = 16;
+        let mut s = source
+            .batch_by(move |x: &u32| *x % nkeys, max, Duration::from_nanos(c.dur))
+            .with_clock(c.clock(&clock));
+        let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
+        let log = log.lock().unwrap();
+        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        note_wakes(&tag, &stats, &mut failures);
+        let all: Vec<u32> = {
+            let mut v: Vec<u32> = out.iter().flat_map(|(_, (_, b))| b.clone()).collect();
+            v.sort();
+            v
+        };
+        if all != (0..log.arrivals.len() as u32).collect::<Vec<_>>() {
+            failures.push(format!("{tag}: items lost or duplicated: {} out of {}; stuck {:?}", all.len(), log.arrivals.len(), stats.stuck_at));
+            continue;
+        }
+        let a = |i: u32| log.arrivals[i as usize];
+        for key in 0..nkeys {
+            let batches: Vec<(u64, Vec<u32>)> = out.iter().filter(|(_, (k, _))| *k == key).map(|(t, (_, b))| (*t, b.clone())).collect();
+            for (n, (t, b)) in batches.iter().enumerate() {
+                let first = a(b[0]);
+                let last = a(*b.last().unwrap());
+                // Holds no item that arrived 2 res past its deadline.
+                if last >= first + c.dur + 2 * c.res {
+                    failures.push(format!("{tag} key {key}: batch {n} {b:?} holds an item at {last}, opened {first}"));
+                }
+                // A batch not full left by its deadline: not early.
+                if b.len() < max {
+                    let next_first = batches.get(n + 1).map(|(_, nb)| a(nb[0]));
+                    if *t < first + c.dur && next_first.is_some() {
+                        failures.push(format!("{tag} key {key}: batch {n} {b:?} left at {t} before {}", first + c.dur));
+                    }
+                    // And the next item of its key came at or after the deadline.
+                    if let Some(nf) = next_first {
+                        if nf < first + c.dur {
+                            failures.push(format!("{tag} key {key}: batch {n} cut at {nf} before its deadline {}", first + c.dur));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report(&failures);
+}
+
+// ---------------------------------------------------------------------------------------
+// Wake-ups on a pausing source, edge durations, clocks switched mid-run.
+
+/// Items 1 ms apart (a pause each), each produced in 1 µs; every deadline falls in a pause.
+/// The task may be woken once before each deadline (rule 6), never more; and never woken
+/// by itself.
+#[test]
+fn pausing_source_wakes_at_most_once_early_per_deadline() {
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    for res in [1_000u64, 100_000, 150_000] {
+        for delay in [0, res] {
+            for reader in [false, true] {
+                for (name, k) in [("batch", 0), ("debounce", 1), ("throttle_trailing", 2), ("debounce_max_wait", 3)] {
+                    let clock = ManualClock::new();
+                    let start = clock.now();
+                    let mk = |c: &ManualClock| if reader { res_reader_clock(c, res, delay) } else { res_clock(c, res, delay) };
+                    // Bursts of 5 dense items, then a pause of 1 ms.
+                    let steps: Vec<Step> = (0..200)
+                        .map(|i| Step { pause: if i % 5 == 0 { 1_000_000 } else { 0 }, produce: 1_000 })
+                        .collect();
+                    let (source, log) = src(&clock, steps, false);
+                    let d = Duration::from_micros(300);
+                    let (outs, stats) = match k {
+                        0 => { let mut s = source.batch(100, d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
+                        1 => { let mut s = source.debounce(d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
+                        2 => { let mut s = source.throttle(d).edge(Edge::Trailing).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
+                        _ => { let mut s = source.debounce(Duration::from_micros(2)).max_wait(d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
+                    };
+                    lines.push(format!(
+                        "{name} res {res} delay {delay} reader {reader}: outputs {outs}, wakes {}, empty wakes {}, self-wakes {}",
+                        stats.wakes, stats.empty_wakes, stats.spurious_self_wakes.len()
+                    ));
+                    if stats.empty_wakes > outs {
+                        failures.push(lines.last().unwrap().clone());
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{}", lines.join("\n"));
+    report(&failures);
+}
+
+/// Deadlines whose instant is representable, but not that instant plus the timer's lag,
+/// nor one resolution after it: no panic, no spin, and the batch leaves at the end.
+#[test]
+fn deadlines_near_the_end_of_instants_range() {
+    let probe = ManualClock::new();
+    let now = probe.now();
+    // The largest whole-second duration that can be added to now, by bisection.
+    let (mut lo, mut hi) = (0u64, u64::MAX);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2 + (hi - lo) % 2;
+        if now.checked_add(Duration::from_secs(mid)).is_some() { lo = mid } else { hi = mid - 1 }
+    }
+    for res in [0u64, 1_000, 100_000] {
+        for back in [0u64, 50, 100, 150, 1_000_000] {
+            let d = Duration::from_secs(lo) .saturating_sub(Duration::from_nanos(back + 10_000_000_000));
+            let clock = ManualClock::new();
+            let start = clock.now();
+            let steps = (0..6).map(|i| Step { pause: if i == 3 { 10_000 } else { 0 }, produce: 10 }).collect();
+            let (source, log) = src(&clock, steps, true);
+            let mut s = source.batch(100, d).with_clock(res_clock(&clock, res, res));
+            let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
+            let items: Vec<u32> = out.iter().flat_map(|(_, b)| b.clone()).collect();
+            assert_eq!(items, (0..6).collect::<Vec<_>>(), "res {res} back {back}: {out:?} {stats:?}");
+            let mut s = log.clone(); drop(s.lock()); s = log; let _ = s;
+            let (source, log) = src(&clock, (0..6).map(|_| Step { pause: 1_000, produce: 10 }).collect(), false);
+            let mut t = source.debounce(d).with_clock(res_clock(&clock, res, res));
+            let (_out, stats) = drive(&mut t, &clock, clock.now(), &log, 100_000_000);
+            assert!(stats.spurious_self_wakes.is_empty(), "res {res} back {back}: {stats:?}");
+        }
+    }
+}
+
+/// Zero and `Duration::MAX` durations on clocks with a resolution: zero acts at pauses,
+/// MAX never; nothing lost, no spin.
+#[test]
+fn zero_and_max_durations_on_resolved_clocks() {
+    for res in [1_000u64, 100_000, 1_000_000] {
+        for delay in [0, res] {
+            for dur in [Duration::ZERO, Duration::MAX] {
+                let clock = ManualClock::new();
+                let start = clock.now();
+                let mut rng = Rng(res + delay + 1);
+                let steps = random_steps(&mut rng, 300, 100);
+                let (source, log) = src(&clock, steps, true);
+                let mut s = source.batch(7, dur).with_clock(res_clock(&clock, res, delay));
+                let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
+                let items: Vec<u32> = out.iter().flat_map(|(_, b)| b.clone()).collect();
+                assert_eq!(items, (0..300).collect::<Vec<_>>(), "res {res} delay {delay} dur {dur:?} {stats:?}");
+                let idle = stats.spurious_self_wakes.iter().filter(|(_, t)| *t == 0).count();
+                assert_eq!(idle, 0, "res {res} delay {delay} dur {dur:?} {stats:?}");
+            }
+        }
+    }
+}
+
+/// A clock switched mid-run, from a coarse resolution to a fine one and back, while a batch
+/// is open and dense items come: nothing lost; the batch still leaves by its deadline.
+#[test]
+fn with_clock_between_resolutions_mid_run() {
+    for (a, b) in [(1_000_000u64, 1_000u64), (1_000, 1_000_000), (100_000, 0), (0, 100_000)] {
+        let clock = ManualClock::new();
+        let start = clock.now();
+        let steps: Vec<Step> = (0..2_000).map(|i| Step { pause: if i % 300 == 299 { 400_000 } else { 0 }, produce: 1_000 }).collect();
+        let (source, log) = src(&clock, steps, true);
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut s = source.batch(1_000, Duration::from_micros(250)).with_reasons().with_clock(res_clock(&clock, a, a));
+        // Take a few items (a batch opens), then switch.
+        let mut got: Vec<(u64, streamz::Flushed<u32>)> = Vec::new();
+        for _ in 0..3 {
+            if let Poll::Ready(Some(x)) = Pin::new(&mut s).poll_next(&mut cx) {
+                got.push(((clock.now() - start).as_nanos() as u64, x));
+            }
+        }
+        let mut s = s.with_clock(res_clock(&clock, b, b));
+        let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
+        got.extend(out);
+        let items: Vec<u32> = got.iter().flat_map(|(_, f)| f.items.clone()).collect();
+        assert_eq!(items, (0..2_000).collect::<Vec<_>>(), "{a} -> {b}: {stats:?}");
+        let log = log.lock().unwrap();
+        for (t, f) in &got {
+            let first = log.arrivals[f.items[0] as usize];
+            let last = log.arrivals[*f.items.last().unwrap() as usize];
+            assert!(last < first + 250_000 + 2 * a.max(b), "{a} -> {b}: batch {:?}..{:?} holds {last}, first {first}", f.items.first(), f.items.last());
+            if f.reason == FlushReason::Deadline {
+                assert!(*t >= first + 250_000 || *t < 5_000, "{a} -> {b}: left at {t}, first at {first}");
+            }
+        }
+    }
 }
