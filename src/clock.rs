@@ -45,12 +45,13 @@ pub trait Clock {
     /// A function that reads this clock's time from any thread, if there is one (the default
     /// is `None`).
     ///
-    /// With a [`timer_resolution`](Clock::timer_resolution), an adapter dates items that
-    /// arrive densely by its timer, and confirms those dates by a later reading (see the
-    /// crate's "Timing precision"). With a reader, the timer's firing also reads the time
-    /// (on whatever thread fires it), and that reading confirms the dates of the items that
-    /// arrived before it. Without one, the adapter's next own reading does, which may come
-    /// after a slow poll of the inner stream and then moves those dates later by that poll.
+    /// With a reader and a nonzero [`timer_resolution`](Clock::timer_resolution), an adapter
+    /// dates items that arrive densely by its timer (a reading saved per item), and confirms
+    /// those dates by a later reading (see the crate's "Timing precision"): the timer's
+    /// firing reads the time (on whatever thread fires it), which bounds the dates of the
+    /// items that arrived before it. Without a reader, nothing would bound them but the
+    /// adapter's next own reading, which may come after later items: such a clock's timer
+    /// dates nothing, and every item whose arrival time is needed gets a reading.
     /// [`SystemClock`](crate::SystemClock) has one.
     fn reader(&self) -> Option<fn() -> Instant> {
         None

@@ -1,5 +1,5 @@
-//! Review of the alarm armed one timer resolution before a deadline (commits d56bdc2,
-//! bfc16dc): clocks of several resolutions whose timers fire on time, half late or fully late
+//! Review of the alarm armed one timer resolution before a deadline, and of clocks with and
+//! without a reader: clocks of several resolutions whose timers fire on time, half late or fully late
 //! (all within their resolution), sources that spend virtual time inside `poll_next` and pause
 //! on timers of their own, and an executor-like driver that polls only when woken. Checked
 //! against plain models of arrivals (in ns), for exact outputs, lateness, hangs and spins.
@@ -42,7 +42,11 @@ impl Clock for Res {
         self.clock.now()
     }
     fn timer(&self, deadline: Instant) -> ResTimer {
-        ResTimer(self.clock.timer(deadline.checked_add(self.delay).unwrap_or(deadline)), self.delay)
+        ResTimer(
+            self.clock
+                .timer(deadline.checked_add(self.delay).unwrap_or(deadline)),
+            self.delay,
+        )
     }
     fn timer_resolution(&self) -> Option<Duration> {
         self.res
@@ -54,7 +58,8 @@ impl Clock for Res {
 
 impl Timer for ResTimer {
     fn reset(&mut self, deadline: Instant) {
-        self.0.reset(deadline.checked_add(self.1).unwrap_or(deadline));
+        self.0
+            .reset(deadline.checked_add(self.1).unwrap_or(deadline));
     }
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.0.poll_fired(cx)
@@ -73,7 +78,10 @@ fn res_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
 /// [`res_clock`], with a reader (as `SystemClock` has): the timer's firing reads the time.
 fn res_reader_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
     READ.with(|c| *c.borrow_mut() = Some(clock.clone()));
-    Res { reader: true, ..res_clock(clock, res_ns, delay_ns) }
+    Res {
+        reader: true,
+        ..res_clock(clock, res_ns, delay_ns)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -234,7 +242,10 @@ fn drive<S: Stream + Unpin>(
                     same_instant_spins += 1;
                     if same_instant_spins > 1000 {
                         stats.stuck_at = Some(t);
-                        panic!("busy loop at {t} ns: {:?}", &stats.spurious_self_wakes[..10]);
+                        panic!(
+                            "busy loop at {t} ns: {:?}",
+                            &stats.spurious_self_wakes[..10]
+                        );
                     }
                 } else {
                     same_instant_spins = 0;
@@ -385,14 +396,24 @@ fn random_steps(rng: &mut Rng, n: usize, scale: u64) -> Vec<Step> {
         let len = 1 + rng.below(60) as usize;
         for _ in 0..len {
             let s = match phase {
-                0 => Step { pause: 0, produce: rng.pick(&[10, 1_000, 1_000, 1_500]) },
-                1 => Step { pause: 0, produce: (30_000 + rng.below(270_000)) * scale / 100 },
+                0 => Step {
+                    pause: 0,
+                    produce: rng.pick(&[10, 1_000, 1_000, 1_500]),
+                },
+                1 => Step {
+                    pause: 0,
+                    produce: (30_000 + rng.below(270_000)) * scale / 100,
+                },
                 2 => Step {
                     pause: (1_000 + rng.below(499_000)) * scale / 100,
                     produce: rng.pick(&[0, 10, 1_000]),
                 },
                 3 => Step {
-                    pause: if rng.below(8) == 0 { 1 + rng.below(300_000) * scale / 100 } else { 0 },
+                    pause: if rng.below(8) == 0 {
+                        1 + rng.below(300_000) * scale / 100
+                    } else {
+                        0
+                    },
                     produce: rng.pick(&[10, 1_000]),
                 },
                 _ => Step {
@@ -409,7 +430,9 @@ fn random_steps(rng: &mut Rng, n: usize, scale: u64) -> Vec<Step> {
 }
 
 const RES: &[u64] = &[1_000, 50_000, 100_000, 150_000, 1_000_000];
-const DURS: &[u64] = &[1_000, 50_000, 99_000, 100_000, 101_000, 150_000, 250_000, 1_000_000];
+const DURS: &[u64] = &[
+    1_000, 50_000, 99_000, 100_000, 101_000, 150_000, 250_000, 1_000_000,
+];
 
 struct Case {
     seed: u64,
@@ -445,7 +468,14 @@ fn cases(seed0: u64, n: usize) -> Vec<Case> {
             let n = 200 + rng.below(300) as usize;
             let steps = random_steps(&mut rng, n, scale);
             let reader = std::env::var("READER").map_or(k % 2 == 0, |v| v == "1");
-            Case { seed: seed0 * 1000 + k as u64, res, delay, dur, steps, reader }
+            Case {
+                seed: seed0 * 1000 + k as u64,
+                res,
+                delay,
+                dur,
+                steps,
+                reader,
+            }
         })
         .collect()
 }
@@ -455,9 +485,16 @@ fn cases(seed0: u64, n: usize) -> Vec<Case> {
 /// wait. Counted, and printed; a spin (the same instant, no item taken, again and again)
 /// fails the driver itself.
 fn note_wakes(tag: &str, stats: &Stats, _failures: &mut Vec<String>) {
-    let idle = stats.spurious_self_wakes.iter().filter(|(_, took)| *took == 0).count();
+    let idle = stats
+        .spurious_self_wakes
+        .iter()
+        .filter(|(_, took)| *took == 0)
+        .count();
     if idle > 0 {
-        eprintln!("{tag}: {idle} self-wakes in calls that took no item: {:?}", &stats.spurious_self_wakes[..stats.spurious_self_wakes.len().min(5)]);
+        eprintln!(
+            "{tag}: {idle} self-wakes in calls that took no item: {:?}",
+            &stats.spurious_self_wakes[..stats.spurious_self_wakes.len().min(5)]
+        );
     }
 }
 
@@ -488,10 +525,21 @@ fn batch_exact_on_clocks_of_every_resolution() {
         let model = batch_model(&log.arrivals, max, c.dur);
         let got: Vec<Vec<u32>> = out.iter().map(|(_, b)| b.items.clone()).collect();
         let want: Vec<Vec<u32>> = model.iter().map(|(b, _)| b.clone()).collect();
-        let tag = format!("seed {} res {} delay {} dur {} reader {}", c.seed, c.res, c.delay, c.dur, c.reader);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} reader {}",
+            c.seed, c.res, c.delay, c.dur, c.reader
+        );
         if got != want {
-            let k = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
-            let arr = |b: &Vec<u32>| b.iter().map(|&i| log.arrivals[i as usize]).collect::<Vec<_>>();
+            let k = got
+                .iter()
+                .zip(&want)
+                .position(|(g, w)| g != w)
+                .unwrap_or(got.len().min(want.len()));
+            let arr = |b: &Vec<u32>| {
+                b.iter()
+                    .map(|&i| log.arrivals[i as usize])
+                    .collect::<Vec<_>>()
+            };
             failures.push(format!(
                 "{tag}: batch {k} differs: got {:?} (arrivals {:?}) want {:?} (arrivals {:?}); got {} batches, want {}; stats {:?}",
                 got.get(k),
@@ -512,7 +560,9 @@ fn batch_exact_on_clocks_of_every_resolution() {
             }
             if b.reason == FlushReason::Deadline {
                 if *t < *due {
-                    failures.push(format!("{tag}: batch left at {t} before its deadline {due}"));
+                    failures.push(format!(
+                        "{tag}: batch left at {t} before its deadline {due}"
+                    ));
                 }
                 let bound = due + c.res + straddle(&log, *due);
                 if *t > bound {
@@ -545,9 +595,16 @@ fn throttle_leading_exact_on_clocks_of_every_resolution() {
         let log = log.lock().unwrap();
         let want = throttle_model(&log.arrivals, c.dur);
         let got: Vec<u32> = out.iter().map(|(_, x)| *x).collect();
-        let tag = format!("seed {} res {} delay {} dur {} reader {}", c.seed, c.res, c.delay, c.dur, c.reader);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} reader {}",
+            c.seed, c.res, c.delay, c.dur, c.reader
+        );
         if got != want {
-            let k = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+            let k = got
+                .iter()
+                .zip(&want)
+                .position(|(g, w)| g != w)
+                .unwrap_or(got.len().min(want.len()));
             failures.push(format!(
                 "{tag}: pass {k}: got {:?} (at {:?}) want {:?} (at {:?}); previous pass at {:?}",
                 got.get(k),
@@ -560,7 +617,10 @@ fn throttle_leading_exact_on_clocks_of_every_resolution() {
         }
         for (t, x) in &out {
             if *t != log.arrivals[*x as usize] {
-                failures.push(format!("{tag}: {x} passed at {t}, arrived {}", log.arrivals[*x as usize]));
+                failures.push(format!(
+                    "{tag}: {x} passed at {t}, arrived {}",
+                    log.arrivals[*x as usize]
+                ));
             }
         }
         note_wakes(&tag, &stats, &mut failures);
@@ -576,7 +636,11 @@ fn throttle_leading_exact_on_clocks_of_every_resolution() {
 fn throttle_trailing_and_both_spacing_and_progress() {
     let mut failures = Vec::new();
     for (k, c) in cases(13, 200).into_iter().enumerate() {
-        let edge = if k % 2 == 0 { Edge::Trailing } else { Edge::Both };
+        let edge = if k % 2 == 0 {
+            Edge::Trailing
+        } else {
+            Edge::Both
+        };
         let clock = ManualClock::new();
         let start = clock.now();
         let (source, log) = src(&clock, c.steps.clone(), false);
@@ -586,10 +650,16 @@ fn throttle_trailing_and_both_spacing_and_progress() {
             .with_clock(c.clock(&clock));
         let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
         let log = log.lock().unwrap();
-        let tag = format!("seed {} res {} delay {} dur {} {edge:?}", c.seed, c.res, c.delay, c.dur);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} {edge:?}",
+            c.seed, c.res, c.delay, c.dur
+        );
         for w in out.windows(2) {
             if w[1].0 < w[0].0 + c.dur {
-                failures.push(format!("{tag}: yields at {} and {} closer than the period", w[0].0, w[1].0));
+                failures.push(format!(
+                    "{tag}: yields at {} and {} closer than the period",
+                    w[0].0, w[1].0
+                ));
                 break;
             }
         }
@@ -646,7 +716,11 @@ fn debounce_trailing_exact_on_clocks_of_every_resolution() {
         let got: Vec<u32> = out.iter().map(|(_, x)| *x).collect();
         let want_items: Vec<u32> = want.iter().map(|(x, _)| *x).collect();
         if got != want_items {
-            let k = got.iter().zip(&want_items).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+            let k = got
+                .iter()
+                .zip(&want_items)
+                .position(|(g, w)| g != w)
+                .unwrap_or(got.len().min(want.len()));
             failures.push(format!(
                 "{tag}: output {k}: got {:?} want {:?} (item arrived {:?}, due {:?}); stats {stats:?}",
                 got.get(k),
@@ -662,7 +736,9 @@ fn debounce_trailing_exact_on_clocks_of_every_resolution() {
             }
             let bound = due + 3 * c.res + straddle(&log, *due) + straddle(&log, due + 2 * c.res);
             if *t > bound {
-                failures.push(format!("{tag}: {x} left at {t}, due {due}, allowed until {bound}"));
+                failures.push(format!(
+                    "{tag}: {x} left at {t}, due {due}, allowed until {bound}"
+                ));
             }
         }
     }
@@ -670,74 +746,25 @@ fn debounce_trailing_exact_on_clocks_of_every_resolution() {
     report(&failures);
 }
 
-#[test]
-#[ignore]
-fn debug_debounce_case() {
-    let which: usize = std::env::var("CASE").unwrap().parse().unwrap();
-    let c = cases(17, 400).into_iter().nth(which).unwrap();
-    let max_wait = (which % 2 == 1).then_some(c.dur * 3);
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, log) = src(&clock, c.steps.clone(), false);
-    let mut d = source.debounce(Duration::from_nanos(c.dur));
-    if let Some(m) = max_wait {
-        d = d.max_wait(Duration::from_nanos(m));
-    }
-    let mut s = d.with_clock(c.clock(&clock));
-    let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
-    let log = log.lock().unwrap();
-    let want = debounce_model(&log.arrivals, c.dur, max_wait, 2 * c.res + 1).unwrap();
-    let lo: u32 = std::env::var("LO").unwrap().parse().unwrap();
-    for i in lo..lo + 8 {
-        eprintln!("item {i}: began {} arrived {} step {:?}", log.began[i as usize], log.arrivals[i as usize], c.steps[i as usize]);
-    }
-    for (t, x) in &out {
-        if *x >= lo && *x < lo + 8 { eprintln!("out {x} at {t}"); }
-    }
-    for (x, d) in &want {
-        if *x >= lo && *x < lo + 8 { eprintln!("want {x} due {d}"); }
-    }
-    eprintln!("{stats:?} res {} delay {} dur {}", c.res, c.delay, c.dur);
-}
-
-/// Item values are indices; arrivals in ns from the start.
-fn debounce_run(
-    produce: &[u64],
-    res: u64,
-    delay: u64,
-    quiet: u64,
-) -> (Vec<(u64, u32)>, Vec<u64>) {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let steps = produce.iter().map(|&p| Step { pause: 0, produce: p }).collect();
-    let (source, log) = src(&clock, steps, false);
-    let mut s = source
-        .debounce(Duration::from_nanos(quiet))
-        .with_clock(res_clock(&clock, res, delay));
-    let (out, _) = drive(&mut s, &clock, start, &log, 10_000_000_000);
-    let arr = log.lock().unwrap().arrivals.clone();
-    (out, arr)
-}
-
-#[test]
-#[ignore]
-fn explore_debounce_drop() {
-    for pre in [&[1_000u64, 1_000, 10, 10, 1_000, 297_000][..], &[10, 10, 1_000, 297_000], &[1_000, 1_000, 1_000, 297_000], &[10, 10, 10, 297_000], &[1_000, 10, 297_000]] {
-        for delay in [0, 500, 1_000] {
-            let (out, arr) = debounce_run(pre, 1_000, delay, 101_000);
-            eprintln!("{pre:?} delay {delay}: out {out:?} arrivals {arr:?}");
-        }
-    }
-}
-
 /// `debounce(101 µs)` over three items 10 ns apart, then one that takes 297 µs to produce:
 /// the third item's quiet period ends at about 104 µs, while the fourth is being produced.
 /// Time order: the third is yielded (late by the production, at 297 µs), then the fourth.
-fn quiet_ends_inside_a_slow_item(clock: &ManualClock, c: impl FnOnce(&ManualClock) -> Res) -> (Vec<(u64, u32)>, Vec<u64>) {
+fn quiet_ends_inside_a_slow_item(
+    clock: &ManualClock,
+    c: impl FnOnce(&ManualClock) -> Res,
+) -> (Vec<(u64, u32)>, Vec<u64>) {
     let start = clock.now();
-    let steps = [10, 10, 10, 297_000].iter().map(|&p| Step { pause: 0, produce: p }).collect();
+    let steps = [10, 10, 10, 297_000]
+        .iter()
+        .map(|&p| Step {
+            pause: 0,
+            produce: p,
+        })
+        .collect();
     let (source, log) = src(clock, steps, false);
-    let mut s = source.debounce(Duration::from_nanos(101_000)).with_clock(c(clock));
+    let mut s = source
+        .debounce(Duration::from_nanos(101_000))
+        .with_clock(c(clock));
     let (out, _) = drive(&mut s, clock, start, &log, 10_000_000_000);
     let arr = log.lock().unwrap().arrivals.clone();
     (out, arr)
@@ -768,12 +795,25 @@ fn debounce_keeps_an_item_whose_quiet_ended_inside_a_slow_item_manual_clock() {
     // ManualClock itself (resolution 0, no reader), items at one instant: dense.
     let clock = ManualClock::new();
     let start = clock.now();
-    let steps = [0, 0, 0, 297_000].iter().map(|&p| Step { pause: 0, produce: p }).collect();
+    let steps = [0, 0, 0, 297_000]
+        .iter()
+        .map(|&p| Step {
+            pause: 0,
+            produce: p,
+        })
+        .collect();
     let (source, log) = src(&clock, steps, false);
-    let mut s = source.debounce(Duration::from_nanos(101_000)).with_clock(clock.clone());
+    let mut s = source
+        .debounce(Duration::from_nanos(101_000))
+        .with_clock(clock.clone());
     let (out, _) = drive(&mut s, &clock, start, &log, 10_000_000_000);
     let items: Vec<u32> = out.iter().map(|(_, x)| *x).collect();
-    assert_eq!(items, vec![2, 3], "out {out:?}, arrivals {:?}", log.lock().unwrap().arrivals);
+    assert_eq!(
+        items,
+        vec![2, 3],
+        "out {out:?}, arrivals {:?}",
+        log.lock().unwrap().arrivals
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -792,19 +832,37 @@ fn throttle_by_many_keys_exact() {
             .with_clock(c.clock(&clock));
         let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
         let log = log.lock().unwrap();
-        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} reader {} keys {nkeys}",
+            c.seed, c.res, c.delay, c.dur, c.reader
+        );
         note_wakes(&tag, &stats, &mut failures);
         for key in 0..nkeys {
-            let idx: Vec<u32> = (0..log.arrivals.len() as u32).filter(|i| i % nkeys == key).collect();
+            let idx: Vec<u32> = (0..log.arrivals.len() as u32)
+                .filter(|i| i % nkeys == key)
+                .collect();
             let arr: Vec<u64> = idx.iter().map(|&i| log.arrivals[i as usize]).collect();
-            let want: Vec<u32> = throttle_model(&arr, c.dur).into_iter().map(|j| idx[j as usize]).collect();
-            let got: Vec<u32> = out.iter().map(|(_, x)| *x).filter(|x| x % nkeys == key).collect();
+            let want: Vec<u32> = throttle_model(&arr, c.dur)
+                .into_iter()
+                .map(|j| idx[j as usize])
+                .collect();
+            let got: Vec<u32> = out
+                .iter()
+                .map(|(_, x)| *x)
+                .filter(|x| x % nkeys == key)
+                .collect();
             if got != want {
-                let k = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+                let k = got
+                    .iter()
+                    .zip(&want)
+                    .position(|(g, w)| g != w)
+                    .unwrap_or(got.len().min(want.len()));
                 failures.push(format!(
                     "{tag} key {key}: pass {k}: got {:?} (at {:?}) want {:?} (at {:?})",
-                    got.get(k), got.get(k).map(|&i| log.arrivals[i as usize]),
-                    want.get(k), want.get(k).map(|&i| log.arrivals[i as usize]),
+                    got.get(k),
+                    got.get(k).map(|&i| log.arrivals[i as usize]),
+                    want.get(k),
+                    want.get(k).map(|&i| log.arrivals[i as usize]),
                 ));
                 break;
             }
@@ -827,22 +885,42 @@ fn debounce_by_many_keys_exact() {
             .with_clock(c.clock(&clock));
         let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
         let log = log.lock().unwrap();
-        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} reader {} keys {nkeys}",
+            c.seed, c.res, c.delay, c.dur, c.reader
+        );
         note_wakes(&tag, &stats, &mut failures);
         for key in 0..nkeys {
-            let idx: Vec<u32> = (0..log.arrivals.len() as u32).filter(|i| i % nkeys == key).collect();
+            let idx: Vec<u32> = (0..log.arrivals.len() as u32)
+                .filter(|i| i % nkeys == key)
+                .collect();
             let arr: Vec<u64> = idx.iter().map(|&i| log.arrivals[i as usize]).collect();
-            let Some(want) = debounce_model(&arr, c.dur, None, 2 * c.res + 1) else { continue };
+            let Some(want) = debounce_model(&arr, c.dur, None, 2 * c.res + 1) else {
+                continue;
+            };
             checked += 1;
-            let want: Vec<(u32, u64)> = want.into_iter().map(|(j, d)| (idx[j as usize], d)).collect();
-            let got: Vec<(u64, u32)> = out.iter().copied().filter(|(_, x)| x % nkeys == key).collect();
+            let want: Vec<(u32, u64)> = want
+                .into_iter()
+                .map(|(j, d)| (idx[j as usize], d))
+                .collect();
+            let got: Vec<(u64, u32)> = out
+                .iter()
+                .copied()
+                .filter(|(_, x)| x % nkeys == key)
+                .collect();
             let gi: Vec<u32> = got.iter().map(|(_, x)| *x).collect();
             let wi: Vec<u32> = want.iter().map(|(x, _)| *x).collect();
             if gi != wi {
-                let k = gi.iter().zip(&wi).position(|(g, w)| g != w).unwrap_or(gi.len().min(wi.len()));
+                let k = gi
+                    .iter()
+                    .zip(&wi)
+                    .position(|(g, w)| g != w)
+                    .unwrap_or(gi.len().min(wi.len()));
                 failures.push(format!(
                     "{tag} key {key}: output {k}: got {:?} want {:?} (arrived {:?})",
-                    got.get(k), want.get(k), want.get(k).map(|(i, _)| log.arrivals[*i as usize]),
+                    got.get(k),
+                    want.get(k),
+                    want.get(k).map(|(i, _)| log.arrivals[*i as usize]),
                 ));
                 break;
             }
@@ -871,7 +949,10 @@ fn batch_by_many_keys_not_early_and_in_time_order() {
             .with_clock(c.clock(&clock));
         let (out, stats) = drive(&mut s, &clock, start, &log, 10_000_000_000);
         let log = log.lock().unwrap();
-        let tag = format!("seed {} res {} delay {} dur {} reader {} keys {nkeys}", c.seed, c.res, c.delay, c.dur, c.reader);
+        let tag = format!(
+            "seed {} res {} delay {} dur {} reader {} keys {nkeys}",
+            c.seed, c.res, c.delay, c.dur, c.reader
+        );
         note_wakes(&tag, &stats, &mut failures);
         let all: Vec<u32> = {
             let mut v: Vec<u32> = out.iter().flat_map(|(_, (_, b))| b.clone()).collect();
@@ -879,29 +960,46 @@ fn batch_by_many_keys_not_early_and_in_time_order() {
             v
         };
         if all != (0..log.arrivals.len() as u32).collect::<Vec<_>>() {
-            failures.push(format!("{tag}: items lost or duplicated: {} out of {}; stuck {:?}", all.len(), log.arrivals.len(), stats.stuck_at));
+            failures.push(format!(
+                "{tag}: items lost or duplicated: {} out of {}; stuck {:?}",
+                all.len(),
+                log.arrivals.len(),
+                stats.stuck_at
+            ));
             continue;
         }
         let a = |i: u32| log.arrivals[i as usize];
         for key in 0..nkeys {
-            let batches: Vec<(u64, Vec<u32>)> = out.iter().filter(|(_, (k, _))| *k == key).map(|(t, (_, b))| (*t, b.clone())).collect();
+            let batches: Vec<(u64, Vec<u32>)> = out
+                .iter()
+                .filter(|(_, (k, _))| *k == key)
+                .map(|(t, (_, b))| (*t, b.clone()))
+                .collect();
             for (n, (t, b)) in batches.iter().enumerate() {
                 let first = a(b[0]);
                 let last = a(*b.last().unwrap());
                 // Holds no item that arrived 2 res past its deadline.
                 if last >= first + c.dur + 2 * c.res {
-                    failures.push(format!("{tag} key {key}: batch {n} {b:?} holds an item at {last}, opened {first}"));
+                    failures.push(format!(
+                        "{tag} key {key}: batch {n} {b:?} holds an item at {last}, opened {first}"
+                    ));
                 }
                 // A batch not full left by its deadline: not early.
                 if b.len() < max {
                     let next_first = batches.get(n + 1).map(|(_, nb)| a(nb[0]));
                     if *t < first + c.dur && next_first.is_some() {
-                        failures.push(format!("{tag} key {key}: batch {n} {b:?} left at {t} before {}", first + c.dur));
+                        failures.push(format!(
+                            "{tag} key {key}: batch {n} {b:?} left at {t} before {}",
+                            first + c.dur
+                        ));
                     }
                     // And the next item of its key came at or after the deadline.
                     if let Some(nf) = next_first {
                         if nf < first + c.dur {
-                            failures.push(format!("{tag} key {key}: batch {n} cut at {nf} before its deadline {}", first + c.dur));
+                            failures.push(format!(
+                                "{tag} key {key}: batch {n} cut at {nf} before its deadline {}",
+                                first + c.dur
+                            ));
                         }
                     }
                 }
@@ -924,21 +1022,57 @@ fn pausing_source_wakes_at_most_once_early_per_deadline() {
     for res in [1_000u64, 100_000, 150_000] {
         for delay in [0, res] {
             for reader in [false, true] {
-                for (name, k) in [("batch", 0), ("debounce", 1), ("throttle_trailing", 2), ("debounce_max_wait", 3)] {
+                for (name, k) in [
+                    ("batch", 0),
+                    ("debounce", 1),
+                    ("throttle_trailing", 2),
+                    ("debounce_max_wait", 3),
+                ] {
                     let clock = ManualClock::new();
                     let start = clock.now();
-                    let mk = |c: &ManualClock| if reader { res_reader_clock(c, res, delay) } else { res_clock(c, res, delay) };
+                    let mk = |c: &ManualClock| {
+                        if reader {
+                            res_reader_clock(c, res, delay)
+                        } else {
+                            res_clock(c, res, delay)
+                        }
+                    };
                     // Bursts of 5 dense items, then a pause of 1 ms.
                     let steps: Vec<Step> = (0..200)
-                        .map(|i| Step { pause: if i % 5 == 0 { 1_000_000 } else { 0 }, produce: 1_000 })
+                        .map(|i| Step {
+                            pause: if i % 5 == 0 { 1_000_000 } else { 0 },
+                            produce: 1_000,
+                        })
                         .collect();
                     let (source, log) = src(&clock, steps, false);
                     let d = Duration::from_micros(300);
                     let (outs, stats) = match k {
-                        0 => { let mut s = source.batch(100, d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
-                        1 => { let mut s = source.debounce(d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
-                        2 => { let mut s = source.throttle(d).edge(Edge::Trailing).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
-                        _ => { let mut s = source.debounce(Duration::from_micros(2)).max_wait(d).with_clock(mk(&clock)); let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000); (o.len(), st) }
+                        0 => {
+                            let mut s = source.batch(100, d).with_clock(mk(&clock));
+                            let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000);
+                            (o.len(), st)
+                        }
+                        1 => {
+                            let mut s = source.debounce(d).with_clock(mk(&clock));
+                            let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000);
+                            (o.len(), st)
+                        }
+                        2 => {
+                            let mut s = source
+                                .throttle(d)
+                                .edge(Edge::Trailing)
+                                .with_clock(mk(&clock));
+                            let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000);
+                            (o.len(), st)
+                        }
+                        _ => {
+                            let mut s = source
+                                .debounce(Duration::from_micros(2))
+                                .max_wait(d)
+                                .with_clock(mk(&clock));
+                            let (o, st) = drive(&mut s, &clock, start, &log, 1_000_000_000);
+                            (o.len(), st)
+                        }
                     };
                     lines.push(format!(
                         "{name} res {res} delay {delay} reader {reader}: outputs {outs}, wakes {}, empty wakes {}, self-wakes {}",
@@ -965,24 +1099,53 @@ fn deadlines_near_the_end_of_instants_range() {
     let (mut lo, mut hi) = (0u64, u64::MAX);
     while lo < hi {
         let mid = lo + (hi - lo) / 2 + (hi - lo) % 2;
-        if now.checked_add(Duration::from_secs(mid)).is_some() { lo = mid } else { hi = mid - 1 }
+        if now.checked_add(Duration::from_secs(mid)).is_some() {
+            lo = mid
+        } else {
+            hi = mid - 1
+        }
     }
     for res in [0u64, 1_000, 100_000] {
         for back in [0u64, 50, 100, 150, 1_000_000] {
-            let d = Duration::from_secs(lo) .saturating_sub(Duration::from_nanos(back + 10_000_000_000));
+            let d =
+                Duration::from_secs(lo).saturating_sub(Duration::from_nanos(back + 10_000_000_000));
             let clock = ManualClock::new();
             let start = clock.now();
-            let steps = (0..6).map(|i| Step { pause: if i == 3 { 10_000 } else { 0 }, produce: 10 }).collect();
+            let steps = (0..6)
+                .map(|i| Step {
+                    pause: if i == 3 { 10_000 } else { 0 },
+                    produce: 10,
+                })
+                .collect();
             let (source, log) = src(&clock, steps, true);
             let mut s = source.batch(100, d).with_clock(res_clock(&clock, res, res));
             let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
             let items: Vec<u32> = out.iter().flat_map(|(_, b)| b.clone()).collect();
-            assert_eq!(items, (0..6).collect::<Vec<_>>(), "res {res} back {back}: {out:?} {stats:?}");
-            let mut s = log.clone(); drop(s.lock()); s = log; let _ = s;
-            let (source, log) = src(&clock, (0..6).map(|_| Step { pause: 1_000, produce: 10 }).collect(), false);
+            assert_eq!(
+                items,
+                (0..6).collect::<Vec<_>>(),
+                "res {res} back {back}: {out:?} {stats:?}"
+            );
+            let mut s = log.clone();
+            drop(s.lock());
+            s = log;
+            let _ = s;
+            let (source, log) = src(
+                &clock,
+                (0..6)
+                    .map(|_| Step {
+                        pause: 1_000,
+                        produce: 10,
+                    })
+                    .collect(),
+                false,
+            );
             let mut t = source.debounce(d).with_clock(res_clock(&clock, res, res));
             let (_out, stats) = drive(&mut t, &clock, clock.now(), &log, 100_000_000);
-            assert!(stats.spurious_self_wakes.is_empty(), "res {res} back {back}: {stats:?}");
+            assert!(
+                stats.spurious_self_wakes.is_empty(),
+                "res {res} back {back}: {stats:?}"
+            );
         }
     }
 }
@@ -999,11 +1162,21 @@ fn zero_and_max_durations_on_resolved_clocks() {
                 let mut rng = Rng(res + delay + 1);
                 let steps = random_steps(&mut rng, 300, 100);
                 let (source, log) = src(&clock, steps, true);
-                let mut s = source.batch(7, dur).with_clock(res_clock(&clock, res, delay));
+                let mut s = source
+                    .batch(7, dur)
+                    .with_clock(res_clock(&clock, res, delay));
                 let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
                 let items: Vec<u32> = out.iter().flat_map(|(_, b)| b.clone()).collect();
-                assert_eq!(items, (0..300).collect::<Vec<_>>(), "res {res} delay {delay} dur {dur:?} {stats:?}");
-                let idle = stats.spurious_self_wakes.iter().filter(|(_, t)| *t == 0).count();
+                assert_eq!(
+                    items,
+                    (0..300).collect::<Vec<_>>(),
+                    "res {res} delay {delay} dur {dur:?} {stats:?}"
+                );
+                let idle = stats
+                    .spurious_self_wakes
+                    .iter()
+                    .filter(|(_, t)| *t == 0)
+                    .count();
                 assert_eq!(idle, 0, "res {res} delay {delay} dur {dur:?} {stats:?}");
             }
         }
@@ -1014,15 +1187,28 @@ fn zero_and_max_durations_on_resolved_clocks() {
 /// is open and dense items come: nothing lost; the batch still leaves by its deadline.
 #[test]
 fn with_clock_between_resolutions_mid_run() {
-    for (a, b) in [(1_000_000u64, 1_000u64), (1_000, 1_000_000), (100_000, 0), (0, 100_000)] {
+    for (a, b) in [
+        (1_000_000u64, 1_000u64),
+        (1_000, 1_000_000),
+        (100_000, 0),
+        (0, 100_000),
+    ] {
         let clock = ManualClock::new();
         let start = clock.now();
-        let steps: Vec<Step> = (0..2_000).map(|i| Step { pause: if i % 300 == 299 { 400_000 } else { 0 }, produce: 1_000 }).collect();
+        let steps: Vec<Step> = (0..2_000)
+            .map(|i| Step {
+                pause: if i % 300 == 299 { 400_000 } else { 0 },
+                produce: 1_000,
+            })
+            .collect();
         let (source, log) = src(&clock, steps, true);
         let flag = Arc::new(Flag::default());
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
-        let mut s = source.batch(1_000, Duration::from_micros(250)).with_reasons().with_clock(res_clock(&clock, a, a));
+        let mut s = source
+            .batch(1_000, Duration::from_micros(250))
+            .with_reasons()
+            .with_clock(res_clock(&clock, a, a));
         // Take a few items (a batch opens), then switch.
         let mut got: Vec<(u64, streamz::Flushed<u32>)> = Vec::new();
         for _ in 0..3 {
@@ -1034,14 +1220,26 @@ fn with_clock_between_resolutions_mid_run() {
         let (out, stats) = drive(&mut s, &clock, start, &log, u64::MAX);
         got.extend(out);
         let items: Vec<u32> = got.iter().flat_map(|(_, f)| f.items.clone()).collect();
-        assert_eq!(items, (0..2_000).collect::<Vec<_>>(), "{a} -> {b}: {stats:?}");
+        assert_eq!(
+            items,
+            (0..2_000).collect::<Vec<_>>(),
+            "{a} -> {b}: {stats:?}"
+        );
         let log = log.lock().unwrap();
         for (t, f) in &got {
             let first = log.arrivals[f.items[0] as usize];
             let last = log.arrivals[*f.items.last().unwrap() as usize];
-            assert!(last < first + 250_000 + 2 * a.max(b), "{a} -> {b}: batch {:?}..{:?} holds {last}, first {first}", f.items.first(), f.items.last());
+            assert!(
+                last < first + 250_000 + 2 * a.max(b),
+                "{a} -> {b}: batch {:?}..{:?} holds {last}, first {first}",
+                f.items.first(),
+                f.items.last()
+            );
             if f.reason == FlushReason::Deadline {
-                assert!(*t >= first + 250_000 || *t < 5_000, "{a} -> {b}: left at {t}, first at {first}");
+                assert!(
+                    *t >= first + 250_000 || *t < 5_000,
+                    "{a} -> {b}: left at {t}, first at {first}"
+                );
             }
         }
     }

@@ -40,6 +40,8 @@ pub(crate) struct Watch<C: Clock> {
     /// The latest reading is past the instant before the alarm would fire at its latest,
     /// and it has not fired: the timer is late, and `latest` bounds nothing.
     overdue: bool,
+    /// The alarm may date arrivals (see [`tight`](Watch::tight)).
+    dates: bool,
     /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
     pub(crate) dense: bool,
     arrival_read: Option<Instant>,
@@ -61,6 +63,7 @@ impl<C: Clock> Watch<C> {
             tick_fires: None,
             latest: now,
             overdue: false,
+            dates: false,
             dense: false,
             arrival_read: None,
         };
@@ -72,6 +75,10 @@ impl<C: Clock> Watch<C> {
     fn set_resolution(&mut self, resolution: Option<Duration>) {
         self.resolution = resolution.map(|r| r.max(Duration::from_nanos(1)));
         self.lag = resolution.unwrap_or(Duration::ZERO);
+        // A date from a timer of some lateness holds only once a reading bounds it; without
+        // the timer's own reading, the next one may come after later items (a slow item, a
+        // pause), and moving the date to it would put it after theirs.
+        self.dates = self.lag == Duration::ZERO || self.clock.reader().is_some();
         self.update_times();
     }
 
@@ -106,14 +113,16 @@ impl<C: Clock> Watch<C> {
         self.resolution.is_some() && self.fires.is_some_and(|f| f <= horizon) && !self.fired()
     }
 
-    /// Whether the alarm is tight: armed within one resolution of the latest reading, not
+    /// Whether the alarm is tight: it may date arrivals (its lateness is zero, or the clock
+    /// has a reader), it is armed within one resolution of the latest reading, not
     /// fired (its flag is read here: an alarm that watches a machine with no deadline is not
     /// looked at otherwise), and not overdue (a reading past the latest instant it could fire
     /// at, while it has not fired, shows a late timer: what it tells of an arrival bounds
     /// nothing).
     #[inline]
     pub(crate) fn tight(&self) -> bool {
-        !self.overdue
+        self.dates
+            && !self.overdue
             && !self.fired()
             && matches!((self.armed, self.tick), (Some(armed), Some(tick)) if armed <= tick)
     }
