@@ -56,8 +56,8 @@
 //! `engine/machine.rs`; the tight loop of a run in `engine/run.rs`; an item's arrival and the
 //! dates the alarm gave in `engine/dates.rs`; how a call ends waiting (rule 6) in
 //! `engine/wait.rs`; what the adapter knows of time (readings, the alarm, the horizon) in
-//! `engine/watch.rs`; the alarm in `engine/alarm.rs`. Each adapter's machine is in the adapter's own file (`batch.rs`,
-//! `throttle.rs`, `debounce.rs`).
+//! `engine/watch.rs`; the alarm in `engine/alarm.rs`. Each adapter's machine is in the
+//! adapter's own file (`batch.rs`, `throttle.rs`, `debounce.rs`; the keyed one in `keyed.rs`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
