@@ -1,8 +1,9 @@
 //! Review of the alarm armed one timer resolution before a deadline, and of clocks with and
 //! without a reader: clocks of several resolutions whose timers fire on time, half late or
-//! fully late (all within their resolution), sources that spend virtual time inside `poll_next` and pause
-//! on timers of their own, and an executor-like driver that polls only when woken. Checked
-//! against plain models of arrivals (in ns), for exact outputs, lateness, hangs and spins.
+//! fully late (all within their resolution), sources that spend virtual time inside
+//! `poll_next` and pause on timers of their own, and an executor-like driver that polls only
+//! when woken. Checked against plain models of arrivals (in ns), for exact outputs, lateness,
+//! hangs and spins.
 #![allow(clippy::type_complexity)]
 
 use std::collections::VecDeque;
