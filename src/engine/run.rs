@@ -106,12 +106,11 @@ impl<C: Clock, O> Engine<C, O> {
         // (the alarm is tight), and watches the alarm even if it has no deadline yet: the
         // tight alarm fires before any deadline set from `latest` (a batch the run opens).
         let dates = machine.dates_run();
-        let dated = !dates || self.watch.tight();
-        let flag = self.watch.run_flag(horizon).filter(|_| dated);
         let flag = if dates && horizon.is_none() {
-            flag.and_then(|_| self.watch.tight_flag())
+            self.watch.tight_flag()
         } else {
-            flag
+            let dated = !dates || self.watch.tight();
+            self.watch.run_flag(horizon).filter(|_| dated)
         };
         let run = flag.map(|fired| {
             let room = machine.room(self.watch.latest).min(*left as usize) as u32;
