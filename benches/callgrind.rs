@@ -6,8 +6,10 @@
 //! valgrind --tool=callgrind target/release/deps/callgrind-* batch     # or any name below
 //! ```
 //!
-//! Names: `ready_chunks`, `batch`, `fold`, `debounce`, `filter`, `throttle`. Run without a
-//! name (as `cargo bench` does), it does nothing.
+//! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
+//! optimizer cannot see through), `fold`, `debounce`, `filter`, `throttle`. Run without a name
+//! (as `cargo bench` does), it does nothing. A second argument repeats the run that many
+//! times, for a sampling profiler (`perf record -e cpu-clock`).
 
 use std::future::ready;
 use std::hint::black_box;
@@ -39,15 +41,32 @@ fn drive<S: Stream>(stream: S) -> usize {
 }
 
 fn main() {
+    let times: usize = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mut outputs = 0;
+    for _ in 0..times {
+        outputs = run(std::env::args().nth(1).as_deref());
+    }
+    println!("{outputs} outputs");
+}
+
+fn opaque() -> impl Stream<Item = u64> + Unpin {
+    stream::iter((0..N).map(black_box::<u64>))
+}
+
+fn run(name: Option<&str>) -> usize {
     let second = Duration::from_secs(1);
-    let outputs = match std::env::args().nth(1).as_deref() {
+    match name {
         Some("ready_chunks") => drive(stream::iter(0..N).ready_chunks(100)),
         Some("batch") => drive(stream::iter(0..N).batch(100, second)),
+        Some("ready_chunks_opaque") => drive(opaque().ready_chunks(100)),
+        Some("batch_opaque") => drive(opaque().batch(100, second)),
         Some("fold") => drive(stream::once(stream::iter(0..N).fold(0, |_, x| ready(x)))),
         Some("debounce") => drive(stream::iter(0..N).debounce(second)),
         Some("filter") => drive(stream::iter(0..N).filter(|x| ready(*x == 0))),
         Some("throttle") => drive(stream::iter(0..N).throttle(second)),
-        _ => return,
-    };
-    println!("{outputs} outputs");
+        _ => 0,
+    }
 }
