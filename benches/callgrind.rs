@@ -1,10 +1,16 @@
-//! One contender over 1,000,000 always-ready items, for counting instructions with callgrind,
-//! which (unlike timings on a shared machine) repeats exactly:
+//! One contender over 1,000,000 always-ready items, for counting instructions with callgrind:
 //!
 //! ```sh
 //! cargo bench --bench callgrind --no-run
 //! valgrind --tool=callgrind target/release/deps/callgrind-* batch     # or any name below
 //! ```
+//!
+//! The counts of `ready_chunks`, `fold` and `filter` repeat exactly. Those of the adapters do
+//! not always: under valgrind a program runs tens of times slower, and an adapter whose items
+//! come further apart than a few microseconds reads the clock for each of them, as it would on
+//! a slow source (the engine's dense arrivals). For `batch`, runs on this machine counted 21.6M
+//! instructions (items taken in runs) or 39M and more (readings for part of the items, and
+//! for all of them under `--cache-sim=yes`); take the lowest of a few runs.
 //!
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
 //! optimizer cannot see through), `fold`, `debounce`, `filter`, `throttle`. Run without a name

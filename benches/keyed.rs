@@ -395,6 +395,91 @@ impl<S: Stream<Item = Item> + Unpin> Stream for DqDebounce<S> {
     }
 }
 
+/// The map work of a `Dq*` baseline alone, without its `DelayQueue`: what any contender that
+/// keeps each key's state in a std `HashMap` (SipHash) does per item, with no timing at all.
+/// Only for `hold`, where no deadline passes, so its outputs are those of the others.
+struct MapOnly<S> {
+    source: S,
+    adapter: &'static str,
+    batches: HashMap<u32, Vec<Item>>,
+    open: HashSet<u32>,
+    latest: HashMap<u32, Item>,
+    rest: Option<std::vec::IntoIter<(u32, Vec<Item>)>>,
+}
+
+impl<S> MapOnly<S> {
+    fn new(source: S, adapter: &'static str) -> Self {
+        MapOnly {
+            source,
+            adapter,
+            batches: HashMap::new(),
+            open: HashSet::new(),
+            latest: HashMap::new(),
+            rest: None,
+        }
+    }
+}
+
+/// An output of `MapOnly`: a batch, or one item (throttle, debounce).
+enum MapOut {
+    Batch((u32, Vec<Item>)),
+    One(Item),
+}
+
+impl Output for MapOut {
+    fn tally(self, tally: &mut Tally) {
+        match self {
+            MapOut::Batch(batch) => batch.tally(tally),
+            MapOut::One(item) => item.tally(tally),
+        }
+    }
+}
+
+impl<S: Stream<Item = Item> + Unpin> Stream for MapOnly<S> {
+    type Item = MapOut;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MapOut>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(rest) = &mut this.rest {
+                return Poll::Ready(rest.next().map(|(key, batch)| match this.adapter {
+                    "batch" => MapOut::Batch((key, batch)),
+                    _ => MapOut::One(batch[0]),
+                }));
+            }
+            match ready!(Pin::new(&mut this.source).poll_next(cx)) {
+                Some(item) => match this.adapter {
+                    "batch" => {
+                        let batch = this.batches.entry(item.0).or_insert_with(|| {
+                            // As the baseline's first push.
+                            Vec::with_capacity(4)
+                        });
+                        batch.push(item);
+                        if batch.len() >= MAX_SIZE {
+                            let batch = this.batches.remove(&item.0).unwrap_or_default();
+                            return Poll::Ready(Some(MapOut::Batch((item.0, batch))));
+                        }
+                    }
+                    "throttle" => {
+                        if this.open.insert(item.0) {
+                            return Poll::Ready(Some(MapOut::One(item)));
+                        }
+                    }
+                    _ => {
+                        this.latest.insert(item.0, item);
+                    }
+                },
+                None => {
+                    let batches = std::mem::take(&mut this.batches).into_iter();
+                    let latest = std::mem::take(&mut this.latest).into_iter();
+                    let rest = batches.chain(latest.map(|(key, item)| (key, vec![item])));
+                    this.rest = Some(rest.collect::<Vec<_>>().into_iter());
+                }
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sources and drivers of the timed sections.
 
@@ -507,28 +592,38 @@ impl Mode for Fire<'_> {
 
 type Contender<'a> = Box<dyn Fn() -> Tally + 'a>;
 
-/// The three contenders of one adapter over `items`: keyed, dq, plain.
-fn contenders<'a, M: Mode>(m: &'a M, adapter: &str, items: &'a [Item]) -> [Contender<'a>; 3] {
+/// The contenders of one adapter over `items`: keyed, dq, plain, and in `hold` map.
+fn contenders<'a, M: Mode>(m: &'a M, adapter: &str, items: &'a [Item]) -> Vec<Contender<'a>> {
     let d = M::PERIOD;
     let key = |item: &Item| item.0;
-    match adapter {
-        "batch" => [
+    let mut all: Vec<Contender<'a>> = match adapter {
+        "batch" => vec![
             Box::new(move || m.run(m.source(items).batch_by(key, MAX_SIZE, d))),
             Box::new(move || m.run(DqBatch::new(m.source(items), MAX_SIZE, d))),
             Box::new(move || m.run(m.source(items).batch(MAX_SIZE, d))),
         ],
-        "throttle" => [
+        "throttle" => vec![
             Box::new(move || m.run(m.source(items).throttle_by(key, d))),
             Box::new(move || m.run(DqThrottle::new(m.source(items), d))),
             Box::new(move || m.run(m.source(items).throttle(d))),
         ],
-        "debounce" => [
+        "debounce" => vec![
             Box::new(move || m.run(m.source(items).debounce_by(key, d))),
             Box::new(move || m.run(DqDebounce::new(m.source(items), d))),
             Box::new(move || m.run(m.source(items).debounce(d))),
         ],
         _ => unreachable!("no adapter {adapter}"),
+    };
+    if M::PERIOD == HOLD {
+        let adapter = ADAPTERS
+            .into_iter()
+            .find(|a| *a == adapter)
+            .expect("an adapter");
+        all.push(Box::new(move || {
+            m.run(MapOnly::new(m.source(items), adapter))
+        }));
     }
+    all
 }
 
 const ADAPTERS: [&str; 3] = ["batch", "throttle", "debounce"];
@@ -566,6 +661,7 @@ fn speed<M: Mode>(m: &M, name: &str, workloads: &[(&str, Vec<Item>)], rounds: us
         "k/pl md"
     );
     let mut counts = Vec::new();
+    let mut floors = Vec::new();
     for adapter in ADAPTERS {
         for (dist, items) in workloads {
             let scenario = format!("{adapter}/{dist}");
@@ -573,22 +669,24 @@ fn speed<M: Mode>(m: &M, name: &str, workloads: &[(&str, Vec<Item>)], rounds: us
             if M::PERIOD == HOLD {
                 check_same(adapter, items);
             }
-            let mut samples: [Vec<f64>; 3] = Default::default();
-            let mut tallies: [Vec<Tally>; 3] = Default::default();
+            let n = all.len();
+            let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n];
+            let mut tallies: Vec<Vec<Tally>> = vec![Vec::new(); n];
             for round in 0..rounds {
-                for i in 0..3 {
-                    let c = (round + i) % 3;
+                for i in 0..n {
+                    let c = (round + i) % n;
                     samples[c].push(time_per_item(&all[c], &mut tallies[c]));
                 }
             }
             if M::PERIOD == HOLD {
-                // Nothing passes by time: every run gives the same outputs, and keyed and dq
-                // give the same ones.
-                assert!(tallies[0].iter().all(|t| *t == tallies[1][0]), "{scenario}");
+                // Nothing passes by time: every run gives the same outputs, and keyed, dq and
+                // map give the same ones.
+                for t in [&tallies[0], &tallies[3]] {
+                    assert!(t.iter().all(|t| *t == tallies[1][0]), "{scenario}");
+                }
             }
-            let [keyed, dq, plain] = &mut samples;
-            let ((k_min, k_med), (d_min, d_med), (p_min, p_med)) =
-                (min_median(keyed), min_median(dq), min_median(plain));
+            let mut mm: Vec<(f64, f64)> = samples.iter_mut().map(|s| min_median(s)).collect();
+            let ((k_min, k_med), (d_min, d_med), (p_min, p_med)) = (mm[0], mm[1], mm[2]);
             println!(
                 "{scenario:<18} {k_min:>8.2} {d_min:>8.2} {p_min:>8.2} {k_med:>8.2} {d_med:>8.2} \
                  {p_med:>8.2} {:>6.2}x {:>6.2}x {:>6.1}x {:>6.1}x",
@@ -597,7 +695,28 @@ fn speed<M: Mode>(m: &M, name: &str, workloads: &[(&str, Vec<Item>)], rounds: us
                 k_min / p_min,
                 k_med / p_med
             );
+            if let Some((f_min, f_med)) = mm.pop().filter(|_| n == 4) {
+                floors.push((scenario.clone(), f_min, f_med, d_min, d_med, k_min, k_med));
+            }
             counts.push((scenario, tallies));
+        }
+    }
+    if !floors.is_empty() {
+        println!(
+            "map: the baseline's HashMap work alone (no timer); ns per item, and its share of dq"
+        );
+        println!(
+            "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "scenario", "map min", "map med", "m/dq mn", "m/dq md", "k/map mn", "k/map md"
+        );
+        for (scenario, f_min, f_med, d_min, d_med, k_min, k_med) in floors {
+            println!(
+                "{scenario:<18} {f_min:>8.2} {f_med:>8.2} {:>7.2}x {:>7.2}x {:>7.2}x {:>7.2}x",
+                f_min / d_min,
+                f_med / d_med,
+                k_min / f_min,
+                k_med / f_med
+            );
         }
     }
     println!("outputs per run, min..max over rounds (keyed | dq | plain)");
@@ -1590,10 +1709,10 @@ fn main() {
             .1;
         let hold = Hold(&rt);
         let all = contenders(&hold, adapter, items);
-        let c = ["keyed", "dq", "plain"]
+        let c = ["keyed", "dq", "plain", "map"]
             .iter()
             .position(|c| *c == contender);
-        let f = &all[c.expect("keyed, dq or plain")];
+        let f = &all[c.expect("keyed, dq, plain or map")];
         let mut tallies = Vec::new();
         for _ in 0..rounds.unwrap_or(20) {
             println!("{:.2} ns per item", time_per_item(f, &mut tallies));
