@@ -210,6 +210,9 @@ impl<C: Clock, O> Engine<C, O> {
             self.ready = self.backlog.pop_front();
             return Poll::Ready(Some(out));
         }
+        if let Some(out) = machine.queued() {
+            return Poll::Ready(Some(wrap(out)));
+        }
         // Timer first: a deadline reached before this call is acted on before the first poll.
         if machine.due()
             || !self

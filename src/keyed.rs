@@ -22,7 +22,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::drop_hook::DropHook;
@@ -70,35 +70,33 @@ pub(crate) trait PerKey<K>: Machine + Sized {
     fn acts_on_idle(&self) -> bool;
 }
 
-/// Where a key stands in the heap: at its deadline, or last for a key without one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum When {
-    At(Instant),
-    Never,
-}
+/// Where a key stands in the heap: nanoseconds from the machine's `base` to its deadline, or
+/// [`NEVER`] for a key without one (it comes last). Every deadline lies at or after `base`
+/// (the adapter's first reading, or where `with_clock` moved it), so ticks are in the order
+/// of the deadlines, and compare faster than instants. (A deadline some 584 years after
+/// `base` counts as that far.)
+type Tick = u64;
 
-impl When {
-    fn of(deadline: Option<Instant>) -> When {
-        deadline.map_or(When::Never, When::At)
-    }
-}
+const NEVER: Tick = u64::MAX;
 
-/// A heap entry: the key in `slot`, whose state opened as the `opened`-th.
+/// A heap entry: the key in `slot`, whose state opened as the `opened`-th, at `tick`.
 #[derive(PartialEq, Eq)]
 struct Entry {
-    when: When,
+    tick: Tick,
     opened: u64,
     slot: u32,
 }
 
 impl Ord for Entry {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         // `BinaryHeap` is a max-heap: the earliest entry is the greatest.
-        (other.when, other.opened, other.slot).cmp(&(self.when, self.opened, self.slot))
+        (other.tick, other.opened, other.slot).cmp(&(self.tick, self.opened, self.slot))
     }
 }
 
 impl PartialOrd for Entry {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
@@ -111,7 +109,7 @@ struct Slot<K, M> {
     /// The order in which this key's state opened, among all keys (the tie-break).
     opened: u64,
     /// Where this key's live heap entry stands (at or before its deadline), if it has one.
-    queued: Option<When>,
+    queued: Option<Tick>,
     /// The key yielded by a deadline and stays: its next item takes a new place in the order
     /// of ties (see `Keyed::place`).
     renew: bool,
@@ -205,6 +203,10 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     slots: Vec<Option<Slot<K, M>>>,
     free: Vec<u32>,
     heap: BinaryHeap<Entry>,
+    /// The instant the heap's ticks count from (see [`Tick`]).
+    base: Instant,
+    /// The heap's first tick and its instant, as of the latest `settle`.
+    first: (Tick, Option<Instant>),
     out: VecDeque<M::Labeled>,
     opened: u64,
     /// The inner stream has ended: a key with nothing left to yield is forgotten.
@@ -227,7 +229,9 @@ where
     F: FnMut(&M::Item) -> K,
     D: DropHook<M::Item>,
 {
-    pub(crate) fn new(key_fn: F, template: M, hook: D) -> Self {
+    /// A keyed machine; `origin` is a reading of the adapter's clock taken before any item
+    /// arrives.
+    pub(crate) fn new(key_fn: F, template: M, hook: D, origin: Instant) -> Self {
         Keyed {
             key_fn,
             template,
@@ -237,6 +241,8 @@ where
             slots: Vec::new(),
             free: Vec::new(),
             heap: BinaryHeap::new(),
+            base: origin,
+            first: (NEVER, None),
             out: VecDeque::new(),
             opened: 0,
             ended: false,
@@ -268,6 +274,8 @@ where
             slots: self.slots,
             free: self.free,
             heap: self.heap,
+            base: self.base,
+            first: self.first,
             out: self.out,
             opened: self.opened,
             ended: self.ended,
@@ -305,6 +313,8 @@ where
             slots,
             free: self.free,
             heap: self.heap,
+            base: self.base,
+            first: self.first,
             out: self.out,
             opened: self.opened,
             ended: self.ended,
@@ -327,6 +337,27 @@ where
         self.index.len()
     }
 
+    /// Where a key whose next deadline is `deadline` stands in the heap.
+    #[inline]
+    fn tick(&self, deadline: Option<Instant>) -> Tick {
+        match deadline {
+            Some(at) => {
+                let nanos = at.saturating_duration_since(self.base).as_nanos();
+                u64::try_from(nanos).map_or(NEVER - 1, |n| n.min(NEVER - 1))
+            }
+            None => NEVER,
+        }
+    }
+
+    /// The instant of a tick.
+    fn instant(&self, tick: Tick) -> Option<Instant> {
+        if tick == NEVER {
+            None
+        } else {
+            self.base.checked_add(Duration::from_nanos(tick))
+        }
+    }
+
     fn slot(&mut self, idx: u32) -> &mut Slot<K, M> {
         match self.slots.get_mut(idx as usize) {
             Some(Some(slot)) => slot,
@@ -337,7 +368,7 @@ where
     fn live(&self, entry: &Entry) -> bool {
         matches!(
             self.slots.get(entry.slot as usize),
-            Some(Some(slot)) if slot.opened == entry.opened && slot.queued == Some(entry.when)
+            Some(Some(slot)) if slot.opened == entry.opened && slot.queued == Some(entry.tick)
         )
     }
 
@@ -350,29 +381,32 @@ where
             }
             self.heap.pop();
         }
+        let tick = self.heap.peek().map_or(NEVER, |top| top.tick);
+        self.first = (tick, self.instant(tick));
     }
 
     /// Pops the first live entry, put back first at its key's deadline if it lay earlier; so
     /// entries come up in deadline order.
-    fn pop_exact(&mut self, until: When) -> Option<u32> {
+    fn pop_exact(&mut self, until: Tick) -> Option<u32> {
         loop {
             let top = self.heap.peek()?;
-            if top.when > until {
+            if top.tick > until {
                 return None;
             }
             let top = self.heap.pop()?;
             if !self.live(&top) {
                 continue;
             }
-            let slot = self.slot(top.slot);
-            let when = When::of(slot.state.next_deadline());
-            if when == top.when {
+            let deadline = self.slot(top.slot).state.next_deadline();
+            let tick = self.tick(deadline);
+            if tick == top.tick {
                 return Some(top.slot);
             }
-            slot.queued = Some(when);
+            let slot = self.slot(top.slot);
+            slot.queued = Some(tick);
             let opened = slot.opened;
             self.heap.push(Entry {
-                when,
+                tick,
                 opened,
                 slot: top.slot,
             });
@@ -422,7 +456,7 @@ where
     /// The keys bound is reached: the key with the earliest deadline (ties: the earliest
     /// opened) hands out what it holds and is forgotten.
     fn evict_one(&mut self) {
-        let Some(idx) = self.pop_exact(When::Never) else {
+        let Some(idx) = self.pop_exact(NEVER) else {
             return;
         };
         let slot = self.slot(idx);
@@ -469,7 +503,7 @@ where
                 .filter_map(|(idx, slot)| {
                     let slot = slot.as_ref()?;
                     Some(Entry {
-                        when: slot.queued?,
+                        tick: slot.queued?,
                         opened: slot.opened,
                         slot: idx as u32,
                     })
@@ -500,7 +534,9 @@ where
             return dropped;
         }
         slot.renew |= by_deadline && out.is_some();
-        let when = When::of(slot.state.next_deadline());
+        let deadline = slot.state.next_deadline();
+        let when = self.tick(deadline);
+        let slot = self.slot(idx);
         let opened = slot.opened;
         let due = slot.state.due();
         let requeue = slot.queued.map_or(true, |queued| when < queued);
@@ -515,7 +551,7 @@ where
         }
         if requeue {
             self.heap.push(Entry {
-                when,
+                tick: when,
                 opened,
                 slot: idx,
             });
@@ -534,14 +570,14 @@ where
 
     /// Every active key's slot, in heap order (deadline, then opening).
     fn in_order(&self) -> Vec<u32> {
-        let mut all: Vec<(When, u64, u32)> = self
+        let mut all: Vec<(Tick, u64, u32)> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(idx, slot)| {
                 let slot = slot.as_ref()?;
                 Some((
-                    When::of(slot.state.next_deadline()),
+                    self.tick(slot.state.next_deadline()),
                     slot.opened,
                     idx as u32,
                 ))
@@ -596,7 +632,7 @@ where
                 _ => {}
             }
         }
-        while let Some(idx) = self.pop_exact(When::At(now)) {
+        while let Some(idx) = self.pop_exact(self.tick(Some(now))) {
             let slot = self.slot(idx);
             // Its entry is popped: `place` makes the next one.
             slot.queued = None;
@@ -656,9 +692,9 @@ where
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        match self.heap.peek()?.when {
-            When::At(at) => Some(at),
-            When::Never => None,
+        match self.heap.peek()?.tick {
+            tick if tick == self.first.0 => self.first.1,
+            tick => self.instant(tick),
         }
     }
 
@@ -672,6 +708,17 @@ where
         // The states' own drop hooks only stash; the user's is called here. A weigher is
         // called by the states.
         !D::DOES_NOTHING || self.template.calls_out()
+    }
+
+    fn queued(&mut self) -> Option<M::Labeled> {
+        // The outputs of keys served by one reading, in deadline order: every key still in
+        // the heap, or made due since, comes after them. The inner stream is not polled
+        // while any waits, so nothing else can come first.
+        if self.unhooked.is_empty() {
+            self.out.pop_front()
+        } else {
+            None
+        }
     }
 
     fn due(&self) -> bool {
@@ -708,18 +755,28 @@ where
 
     fn rebase(&mut self, from: Instant, to: Instant) {
         self.heap.clear();
-        for (idx, slot) in self.slots.iter_mut().enumerate() {
-            if let Some(slot) = slot {
-                slot.state.rebase(from, to);
-                let when = When::of(slot.state.next_deadline());
-                slot.queued = Some(when);
-                self.heap.push(Entry {
-                    when,
-                    opened: slot.opened,
-                    slot: idx as u32,
-                });
+        // The ticks count from an instant of the new clock at or before every deadline.
+        self.base = to;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.state.rebase(from, to);
+            if let Some(deadline) = slot.state.next_deadline() {
+                self.base = self.base.min(deadline);
             }
         }
+        for idx in 0..self.slots.len() {
+            let Some(slot) = &self.slots[idx] else {
+                continue;
+            };
+            let tick = self.tick(slot.state.next_deadline());
+            let opened = slot.opened;
+            self.slot(idx as u32).queued = Some(tick);
+            self.heap.push(Entry {
+                tick,
+                opened,
+                slot: idx as u32,
+            });
+        }
+        self.settle();
     }
 
     fn size_hint(&self, (_, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {

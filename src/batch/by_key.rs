@@ -94,7 +94,7 @@ where
         name
     );
     let template = BatchState::new(max_size, max_latency, engine.last_reading());
-    Keyed::new(key_fn, template, Discard)
+    Keyed::new(key_fn, template, Discard, engine.last_reading())
 }
 
 impl<S, K, F> BatchBy<S, K, F>

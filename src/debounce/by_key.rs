@@ -70,10 +70,11 @@ where
 {
     pub(crate) fn new(stream: S, key_fn: F, quiet: Duration) -> Self {
         let template = DebounceState::new(quiet).with_hook(Stash(None));
+        let engine = Engine::new(SystemClock);
         DebounceBy {
             stream,
-            state: Keyed::new(key_fn, template, Discard),
-            engine: Engine::new(SystemClock),
+            state: Keyed::new(key_fn, template, Discard, engine.last_reading()),
+            engine,
         }
     }
 }
@@ -176,10 +177,11 @@ where
 {
     pub(crate) fn new(stream: S, key_fn: F, quiet: Duration) -> Self {
         let template = DebounceState::new(quiet).with_hook(Stash(None));
+        let engine = Engine::new(SystemClock);
         TryDebounceBy {
             stream,
-            state: Keyed::new(key_fn, template, Discard),
-            engine: Engine::new(SystemClock),
+            state: Keyed::new(key_fn, template, Discard, engine.last_reading()),
+            engine,
         }
     }
 }

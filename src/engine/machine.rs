@@ -120,6 +120,13 @@ pub(crate) trait Machine {
         false
     }
 
+    /// An output that waits in the machine, ahead of anything a reading could make due: it
+    /// is yielded without one. (A keyed machine queues what several keys yielded at once;
+    /// every key left in its heap lies after them.)
+    fn queued(&mut self) -> Option<Self::Output> {
+        None
+    }
+
     /// Something is to be yielded at once, whatever the time (a weighted batch's item too
     /// heavy to share a batch).
     fn due(&self) -> bool {

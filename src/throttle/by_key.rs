@@ -70,10 +70,11 @@ where
 {
     pub(crate) fn new(stream: S, key_fn: F, period: Duration) -> Self {
         let template = ThrottleState::new(period).with_hook(Stash(None));
+        let engine = Engine::new(SystemClock);
         ThrottleBy {
             stream,
-            state: Keyed::new(key_fn, template, Discard),
-            engine: Engine::new(SystemClock),
+            state: Keyed::new(key_fn, template, Discard, engine.last_reading()),
+            engine,
         }
     }
 }
@@ -156,10 +157,11 @@ where
 {
     pub(crate) fn new(stream: S, key_fn: F, period: Duration) -> Self {
         let template = ThrottleState::new(period).with_hook(Stash(None));
+        let engine = Engine::new(SystemClock);
         TryThrottleBy {
             stream,
-            state: Keyed::new(key_fn, template, Discard),
-            engine: Engine::new(SystemClock),
+            state: Keyed::new(key_fn, template, Discard, engine.last_reading()),
+            engine,
         }
     }
 }
