@@ -70,22 +70,43 @@ pub(crate) trait PerKey<K>: Machine + Sized {
     fn acts_on_idle(&self) -> bool;
 }
 
-/// Where a key stands in the heap: nanoseconds from the machine's `base` to its deadline, or
-/// [`NEVER`] for a key without one (it comes last). Every deadline lies at or after `base`
-/// (the adapter's first reading, or where `with_clock` moved it), so ticks are in the order
-/// of the deadlines, and compare faster than instants. (A deadline some 584 years after
-/// `base` counts as that far.)
+/// Where a key stands: at its deadline, or last for a key without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum When {
+    At(Instant),
+    Never,
+}
+
+impl When {
+    fn of(deadline: Option<Instant>) -> When {
+        deadline.map_or(When::Never, When::At)
+    }
+}
+
+/// A [`When`] in the heap: nanoseconds from the machine's `base` to the deadline, or [`NEVER`].
+/// Every deadline lies at or after `base` (the adapter's first reading, or where `with_clock`
+/// moved it), so ticks are in the order of the deadlines, and compare faster than instants.
+/// (A deadline some 584 years after `base` counts as that far.)
 type Tick = u64;
 
 const NEVER: Tick = u64::MAX;
 
-/// A heap entry: the key in `slot`, whose state opened as the `opened`-th, at `tick`.
-#[derive(PartialEq, Eq)]
+/// A heap entry: the key in `slot`, whose state opened as the `opened`-th, at `tick`; live
+/// while the slot's `gen` is still `gen`.
 struct Entry {
     tick: Tick,
     opened: u64,
     slot: u32,
+    gen: u32,
 }
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Entry {}
 
 impl Ord for Entry {
     #[inline]
@@ -109,7 +130,11 @@ struct Slot<K, M> {
     /// The order in which this key's state opened, among all keys (the tie-break).
     opened: u64,
     /// Where this key's live heap entry stands (at or before its deadline), if it has one.
-    queued: Option<Tick>,
+    queued: Option<When>,
+    /// Counts the entries made for this key: the live one carries the latest count. (Entries
+    /// left behind go when they come up, or when the heap is rebuilt, long before the count
+    /// wraps.)
+    gen: u32,
     /// The key yielded by a deadline and stays: its next item takes a new place in the order
     /// of ties (see `Keyed::place`).
     renew: bool,
@@ -131,6 +156,7 @@ fn open<K, M>(
         state,
         opened: *opened,
         queued: None,
+        gen: 0,
         renew: false,
         stamped: false,
     };
@@ -299,6 +325,7 @@ where
                     state: change(slot.state),
                     opened: slot.opened,
                     queued: slot.queued,
+                    gen: slot.gen,
                     renew: slot.renew,
                     stamped: slot.stamped,
                 })
@@ -337,25 +364,31 @@ where
         self.index.len()
     }
 
-    /// Where a key whose next deadline is `deadline` stands in the heap.
+    /// Where `when` stands in the heap.
     #[inline]
-    fn tick(&self, deadline: Option<Instant>) -> Tick {
-        match deadline {
-            Some(at) => {
+    fn tick(&self, when: When) -> Tick {
+        match when {
+            When::At(at) => {
                 let nanos = at.saturating_duration_since(self.base).as_nanos();
                 u64::try_from(nanos).map_or(NEVER - 1, |n| n.min(NEVER - 1))
             }
-            None => NEVER,
+            When::Never => NEVER,
         }
     }
 
-    /// The instant of a tick.
-    fn instant(&self, tick: Tick) -> Option<Instant> {
-        if tick == NEVER {
-            None
-        } else {
-            self.base.checked_add(Duration::from_nanos(tick))
-        }
+    /// Makes the live heap entry of the key in `idx` (opened as the `opened`-th), at `when`.
+    fn push_entry(&mut self, idx: u32, when: When) {
+        let tick = self.tick(when);
+        let slot = self.slot(idx);
+        slot.queued = Some(when);
+        slot.gen = slot.gen.wrapping_add(1);
+        let entry = Entry {
+            tick,
+            opened: slot.opened,
+            slot: idx,
+            gen: slot.gen,
+        };
+        self.heap.push(entry);
     }
 
     fn slot(&mut self, idx: u32) -> &mut Slot<K, M> {
@@ -368,7 +401,7 @@ where
     fn live(&self, entry: &Entry) -> bool {
         matches!(
             self.slots.get(entry.slot as usize),
-            Some(Some(slot)) if slot.opened == entry.opened && slot.queued == Some(entry.tick)
+            Some(Some(slot)) if slot.gen == entry.gen && slot.opened == entry.opened && slot.queued.is_some()
         )
     }
 
@@ -381,13 +414,28 @@ where
             }
             self.heap.pop();
         }
-        let tick = self.heap.peek().map_or(NEVER, |top| top.tick);
-        self.first = (tick, self.instant(tick));
+        // The first entry is live: its key's `queued` is where it stands.
+        self.first = match self.heap.peek() {
+            Some(top) => match self.slots.get(top.slot as usize) {
+                Some(Some(slot)) => match slot.queued {
+                    Some(When::At(at)) => (top.tick, Some(at)),
+                    _ => (top.tick, None),
+                },
+                _ => unreachable!("a live entry's slot is taken"),
+            },
+            None => (NEVER, None),
+        };
     }
 
     /// Pops the first live entry, put back first at its key's deadline if it lay earlier; so
     /// entries come up in deadline order.
-    fn pop_exact(&mut self, until: Tick) -> Option<u32> {
+    fn pop_exact(&mut self, until: When) -> Option<u32> {
+        // Most calls end here, where the first entry's instant is known.
+        let top = self.heap.peek()?;
+        if top.tick == self.first.0 && When::of(self.first.1) > until {
+            return None;
+        }
+        let until = self.tick(until);
         loop {
             let top = self.heap.peek()?;
             if top.tick > until {
@@ -397,19 +445,12 @@ where
             if !self.live(&top) {
                 continue;
             }
-            let deadline = self.slot(top.slot).state.next_deadline();
-            let tick = self.tick(deadline);
-            if tick == top.tick {
+            let slot = self.slot(top.slot);
+            let when = When::of(slot.state.next_deadline());
+            if slot.queued == Some(when) {
                 return Some(top.slot);
             }
-            let slot = self.slot(top.slot);
-            slot.queued = Some(tick);
-            let opened = slot.opened;
-            self.heap.push(Entry {
-                tick,
-                opened,
-                slot: top.slot,
-            });
+            self.push_entry(top.slot, when);
         }
     }
 
@@ -456,7 +497,7 @@ where
     /// The keys bound is reached: the key with the earliest deadline (ties: the earliest
     /// opened) hands out what it holds and is forgotten.
     fn evict_one(&mut self) {
-        let Some(idx) = self.pop_exact(NEVER) else {
+        let Some(idx) = self.pop_exact(When::Never) else {
             return;
         };
         let slot = self.slot(idx);
@@ -503,9 +544,10 @@ where
                 .filter_map(|(idx, slot)| {
                     let slot = slot.as_ref()?;
                     Some(Entry {
-                        tick: slot.queued?,
+                        tick: self.tick(slot.queued?),
                         opened: slot.opened,
                         slot: idx as u32,
+                        gen: slot.gen,
                     })
                 })
                 .collect();
@@ -534,15 +576,9 @@ where
             return dropped;
         }
         slot.renew |= by_deadline && out.is_some();
-        let deadline = slot.state.next_deadline();
-        let when = self.tick(deadline);
-        let slot = self.slot(idx);
-        let opened = slot.opened;
+        let when = When::of(slot.state.next_deadline());
         let due = slot.state.due();
         let requeue = slot.queued.map_or(true, |queued| when < queued);
-        if requeue {
-            slot.queued = Some(when);
-        }
         if let Some(out) = out {
             let Some(Some(slot)) = self.slots.get(idx as usize) else {
                 unreachable!("a key's slot is taken")
@@ -550,11 +586,7 @@ where
             self.out.push_back(M::label(Key::Kept(&slot.key), out));
         }
         if requeue {
-            self.heap.push(Entry {
-                tick: when,
-                opened,
-                slot: idx,
-            });
+            self.push_entry(idx, when);
         }
         if due {
             self.due.push(idx);
@@ -570,14 +602,14 @@ where
 
     /// Every active key's slot, in heap order (deadline, then opening).
     fn in_order(&self) -> Vec<u32> {
-        let mut all: Vec<(Tick, u64, u32)> = self
+        let mut all: Vec<(When, u64, u32)> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(idx, slot)| {
                 let slot = slot.as_ref()?;
                 Some((
-                    self.tick(slot.state.next_deadline()),
+                    When::of(slot.state.next_deadline()),
                     slot.opened,
                     idx as u32,
                 ))
@@ -632,7 +664,7 @@ where
                 _ => {}
             }
         }
-        while let Some(idx) = self.pop_exact(self.tick(Some(now))) {
+        while let Some(idx) = self.pop_exact(When::At(now)) {
             let slot = self.slot(idx);
             // Its entry is popped: `place` makes the next one.
             slot.queued = None;
@@ -694,7 +726,9 @@ where
     fn next_deadline(&self) -> Option<Instant> {
         match self.heap.peek()?.tick {
             tick if tick == self.first.0 => self.first.1,
-            tick => self.instant(tick),
+            // Not settled (a hook panicked mid-call): the instant the tick was made from.
+            NEVER => None,
+            tick => self.base.checked_add(Duration::from_nanos(tick)),
         }
     }
 
@@ -763,18 +797,11 @@ where
                 self.base = self.base.min(deadline);
             }
         }
-        for idx in 0..self.slots.len() {
-            let Some(slot) = &self.slots[idx] else {
-                continue;
-            };
-            let tick = self.tick(slot.state.next_deadline());
-            let opened = slot.opened;
-            self.slot(idx as u32).queued = Some(tick);
-            self.heap.push(Entry {
-                tick,
-                opened,
-                slot: idx as u32,
-            });
+        for idx in 0..self.slots.len() as u32 {
+            if let Some(Some(slot)) = self.slots.get(idx as usize) {
+                let when = When::of(slot.state.next_deadline());
+                self.push_entry(idx, when);
+            }
         }
         self.settle();
     }

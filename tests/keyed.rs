@@ -337,6 +337,42 @@ fn with_clock_later_keeps_every_keys_time_left() {
 }
 
 #[test]
+fn with_clock_onto_an_earlier_clock_keeps_the_keys_in_deadline_order() {
+    // The new clock starts 20 ms before the old one, and the keys have less than that left:
+    // their deadlines move to instants before anything the adapter read on the old clock.
+    let new = ManualClock::new();
+    std::thread::sleep(ms(20));
+    let old = ManualClock::new();
+    let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+    let mut s = rx.debounce_by(|n| n % 10, ms(100)).with_clock(old.clone());
+    tx.unbounded_send(1).unwrap();
+    assert!(poll_once(&mut s).is_pending());
+    old.advance(ms(50));
+    tx.unbounded_send(2).unwrap();
+    tx.unbounded_send(3).unwrap();
+    assert!(poll_once(&mut s).is_pending());
+    old.advance(ms(10));
+    tx.unbounded_send(11).unwrap();
+    assert!(poll_once(&mut s).is_pending());
+    old.advance(ms(85));
+    assert!(poll_once(&mut s).is_pending());
+    // Keys 2 and 3 are due in 5 ms; key 1, opened first, in 15 ms (its quiet period restarted
+    // with 11).
+    let mut s = s.with_clock(new.clone());
+    new.advance(ms(4));
+    assert!(poll_once(&mut s).is_pending());
+    new.advance(ms(1));
+    assert_eq!(poll_once(&mut s), Poll::Ready(Some(2)));
+    assert_eq!(poll_once(&mut s), Poll::Ready(Some(3)));
+    assert!(poll_once(&mut s).is_pending());
+    new.advance(ms(9));
+    assert!(poll_once(&mut s).is_pending());
+    new.advance(ms(1));
+    assert_eq!(poll_once(&mut s), Poll::Ready(Some(11)));
+    assert_eq!(s.keys(), 0);
+}
+
+#[test]
 fn throttle_by_forgets_a_key_when_its_window_ends_and_ends_with_the_stream() {
     let clock = ManualClock::new();
     let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
