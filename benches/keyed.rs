@@ -38,7 +38,10 @@
 //!   leaves full); a leading throttle per key (`insert` as a window opens); a trailing debounce
 //!   per key whose entry moves with each item (`reset`);
 //! - plain: `batch(100, d)`, `throttle(d)`, `debounce(d)` over the same items, as if all had
-//!   one key: what the keys cost.
+//!   one key: what the keys cost;
+//! - map (`hold` only): dq without its `DelayQueue`, the per-key `HashMap` work alone with no
+//!   timing at all (`entry` and `push`, `insert`), the floor of any keyed design that keeps
+//!   its per-key state in std's `HashMap`; its share of dq bounds what keyed ÷ dq can reach.
 //!
 //! Each round times every contender of a scenario once, in an order that rotates from round to
 //! round; the minimum and the median per item are reported, with their ratios.

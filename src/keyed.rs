@@ -12,11 +12,14 @@
 //!   An entry may lie *earlier* than the key's deadline (a debounce's quiet period moved on):
 //!   when it comes up, it is put back at the deadline, so keys are still served in deadline
 //!   order; a key whose deadline moves on therefore costs one heap operation per deadline, not
-//!   per item. Entries of forgotten keys are skipped as they come up (lazy deletion).
+//!   per item. Entries of forgotten keys are skipped as they come up (lazy deletion). An
+//!   entry holds its deadline as integer nanoseconds from the adapter's first reading (see
+//!   [`Tick`]), which compare faster than instants.
 //! - The engine sees one machine: its next deadline is the heap's first, so its one alarm is
 //!   armed for the earliest deadline of all keys, and every key whose deadline has passed is
 //!   served before the next inner poll. Outputs wait in a queue, in time order, and are
-//!   yielded one per call; while any waits, the inner stream is not polled.
+//!   yielded one per call, without a reading of the clock ([`Machine::queued`]); while any
+//!   waits, the inner stream is not polled.
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
