@@ -13,7 +13,9 @@
 //! for all of them under `--cache-sim=yes`); take the lowest of a few runs.
 //!
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
-//! optimizer cannot see through), `fold`, `debounce`, `filter`, `throttle`. Run without a name
+//! optimizer cannot see through), `ready_chunks_bursty`, `batch_bursty`, `tokio_bursty`
+//! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `fold`, `debounce`, `filter`,
+//! `throttle`. Run without a name
 //! (as `cargo bench` does), it does nothing. A second argument repeats the run that many
 //! times, for a sampling profiler (`perf record -e cpu-clock`).
 
@@ -25,6 +27,9 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
 use streamz::StreamzExt;
+use support::Bursty;
+
+mod support;
 
 const N: u64 = 1_000_000;
 
@@ -69,6 +74,20 @@ fn run(name: Option<&str>) -> usize {
         Some("batch") => drive(stream::iter(0..N).batch(100, second)),
         Some("ready_chunks_opaque") => drive(opaque().ready_chunks(100)),
         Some("batch_opaque") => drive(opaque().batch(100, second)),
+        Some("ready_chunks_bursty") => drive(Bursty::new(N, 10).ready_chunks(100)),
+        Some("batch_bursty") => drive(Bursty::new(N, 10).batch(100, second)),
+        Some("tokio_bursty") => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a tokio runtime");
+            let _context = rt.enter();
+            drive(tokio_stream::StreamExt::chunks_timeout(
+                Bursty::new(N, 10),
+                100,
+                second,
+            ))
+        }
         Some("fold") => drive(stream::once(stream::iter(0..N).fold(0, |_, x| ready(x)))),
         Some("debounce") => drive(stream::iter(0..N).debounce(second)),
         Some("filter") => drive(stream::iter(0..N).filter(|x| ready(*x == 0))),
