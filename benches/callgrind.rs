@@ -15,7 +15,11 @@
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
 //! optimizer cannot see through), `ready_chunks_bursty`, `batch_bursty`, `tokio_bursty`
 //! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `fold`, `debounce`, `filter`,
-//! `throttle`. Run without a name
+//! `throttle`; and on `ManualClock`, 10,000 items of distinct keys into
+//! `batch_by(.., 1000, 20ms).with_reasons()` or `debounce_by(.., 20ms)`: taken in
+//! (`batch_by_in`, `debounce_by_in`), or taken in and every key served once all deadlines
+//! have passed (`batch_by_all`, `debounce_by_all`; serving costs the difference). These
+//! repeat exactly: virtual time does not move under valgrind. Run without a name
 //! (as `cargo bench` does), it does nothing. A second argument repeats the run that many
 //! times, for a sampling profiler (`perf record -e cpu-clock`).
 
@@ -26,7 +30,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
-use streamz::StreamzExt;
+use streamz::{ManualClock, StreamzExt};
 use support::Bursty;
 
 mod support;
@@ -92,6 +96,70 @@ fn run(name: Option<&str>) -> usize {
         Some("debounce") => drive(stream::iter(0..N).debounce(second)),
         Some("filter") => drive(stream::iter(0..N).filter(|x| ready(*x == 0))),
         Some("throttle") => drive(stream::iter(0..N).throttle(second)),
+        Some("batch_by_in") => keyed_batch(false),
+        Some("batch_by_all") => keyed_batch(true),
+        Some("debounce_by_in") => keyed_debounce(false),
+        Some("debounce_by_all") => keyed_debounce(true),
         _ => 0,
     }
+}
+
+/// Keys for the keyed names: this many items, each of its own key.
+const KEYS: u32 = 10_000;
+
+/// Yields `(k, k)` for `k` in `0..KEYS`, then returns `Pending` for good.
+fn distinct_keys() -> impl Stream<Item = (u32, u32)> + Unpin {
+    stream::iter((0..KEYS).map(|k| (k, k))).chain(stream::pending())
+}
+
+/// Polls `stream` on `clock` until it waits with every item taken in (virtual time stands
+/// still); then, if `serve`, moves the clock past every deadline and takes the `KEYS`
+/// outputs.
+fn in_then_out<S: Stream + Unpin>(mut stream: S, clock: &ManualClock, serve: bool) -> usize {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    // Each `Pending` but the last is a spent budget (512 items): 64 polls take every item in.
+    for _ in 0..64 {
+        if let Poll::Ready(out) = std::pin::Pin::new(&mut stream).poll_next(&mut cx) {
+            unreachable!(
+                "no deadline passes while the items come in: {}",
+                out.is_some()
+            )
+        }
+    }
+    if !serve {
+        return 0;
+    }
+    clock.advance(Duration::from_secs(1));
+    let mut n = 0;
+    while n < KEYS as usize {
+        match std::pin::Pin::new(&mut stream).poll_next(&mut cx) {
+            Poll::Ready(Some(out)) => {
+                black_box(out);
+                n += 1;
+            }
+            _ => unreachable!("every deadline has passed"),
+        }
+    }
+    n
+}
+
+/// `batch_by(.., 1000, 20ms)` with reasons, on `ManualClock`: `KEYS` items of distinct keys
+/// taken in, then (`serve`) every batch yielded once all deadlines have passed.
+fn keyed_batch(serve: bool) -> usize {
+    let clock = ManualClock::new();
+    let s = distinct_keys()
+        .batch_by(|x| x.0, 1000, Duration::from_millis(20))
+        .with_reasons()
+        .with_clock(clock.clone());
+    in_then_out(s, &clock, serve)
+}
+
+/// `debounce_by(.., 20ms)` on `ManualClock`, as `keyed_batch`.
+fn keyed_debounce(serve: bool) -> usize {
+    let clock = ManualClock::new();
+    let s = distinct_keys()
+        .debounce_by(|x| x.0, Duration::from_millis(20))
+        .with_clock(clock.clone());
+    in_then_out(s, &clock, serve)
 }
