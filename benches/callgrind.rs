@@ -14,7 +14,9 @@
 //!
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
 //! optimizer cannot see through), `ready_chunks_bursty`, `batch_bursty`, `tokio_bursty`
-//! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `fold`, `debounce`, `filter`,
+//! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `batch_bursty_manual` (on
+//! `ManualClock`, whose time stands still under valgrind as natively the items come densely),
+//! `fold`, `debounce`, `filter`,
 //! `throttle`; and on `ManualClock`, 10,000 items of distinct keys into
 //! `batch_by(.., 1000, 20ms).with_reasons()` or `debounce_by(.., 20ms)`: taken in
 //! (`batch_by_in`, `debounce_by_in`), or taken in and every key served once all deadlines
@@ -80,6 +82,11 @@ fn run(name: Option<&str>) -> usize {
         Some("batch_opaque") => drive(opaque().batch(100, second)),
         Some("ready_chunks_bursty") => drive(Bursty::new(N, 10).ready_chunks(100)),
         Some("batch_bursty") => drive(Bursty::new(N, 10).batch(100, second)),
+        Some("batch_bursty_manual") => drive(
+            Bursty::new(N, 10)
+                .batch(100, second)
+                .with_clock(ManualClock::new()),
+        ),
         Some("tokio_bursty") => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
