@@ -89,10 +89,11 @@ impl When {
 /// A [`When`] in the heap: nanoseconds from the machine's `base` to the deadline, or [`NEVER`].
 /// Every deadline lies at or after `base` (the adapter's first reading, or where `with_clock`
 /// moved it), so ticks are in the order of the deadlines, and compare faster than instants.
-/// (A deadline some 584 years after `base` counts as that far.)
-type Tick = u64;
+/// A `u128` holds the nanoseconds of any [`Duration`], so no two deadlines share a tick (a
+/// `u64` would run out after 584 years, of virtual time or of a latency).
+type Tick = u128;
 
-const NEVER: Tick = u64::MAX;
+const NEVER: Tick = u128::MAX;
 
 /// A heap entry: the key in `slot`, whose state opened as the `opened`-th, at `tick`; live
 /// while the slot's `gen` is still `gen`.
@@ -371,10 +372,8 @@ where
     #[inline]
     fn tick(&self, when: When) -> Tick {
         match when {
-            When::At(at) => {
-                let nanos = at.saturating_duration_since(self.base).as_nanos();
-                u64::try_from(nanos).map_or(NEVER - 1, |n| n.min(NEVER - 1))
-            }
+            // Below `NEVER`: a `Duration` has at most `u64::MAX` seconds.
+            When::At(at) => at.saturating_duration_since(self.base).as_nanos(),
             When::Never => NEVER,
         }
     }
@@ -731,7 +730,11 @@ where
             tick if tick == self.first.0 => self.first.1,
             // Not settled (a hook panicked mid-call): the instant the tick was made from.
             NEVER => None,
-            tick => self.base.checked_add(Duration::from_nanos(tick)),
+            tick => {
+                let secs = u64::try_from(tick / 1_000_000_000).ok()?;
+                let nanos = (tick % 1_000_000_000) as u32;
+                self.base.checked_add(Duration::new(secs, nanos))
+            }
         }
     }
 

@@ -14,7 +14,8 @@
 //!   arriving with several keys due, clock swaps with queued outputs and never-ending windows,
 //!   eviction ties, zero durations, a panicking `key_fn` / weigher / hook with several keys
 //!   due, many re-arms of one key.
-//! - Faults: deadlines more than 2^64 ns after the adapter's first reading (`Tick` saturates).
+//! - Deadlines more than 2^64 ns after the adapter's first reading (of virtual time, or of a
+//!   latency): a 64-bit tick saturated there, which hung or misordered; ticks are 128-bit now.
 
 mod support;
 
@@ -128,17 +129,16 @@ fn ready<S: Stream + Unpin>(s: &mut S) -> Vec<S::Item> {
 const FAR: Duration = Duration::from_secs(20_000_000_000);
 
 // ---------------------------------------------------------------------------------------------
-// Faults: deadlines more than 2^64 ns after the adapter's first reading
+// Deadlines more than 2^64 ns after the adapter's first reading
 
 /// The adapter's clock is a virtual one that has run for 634 years before the items come
-/// (`base` stays at the adapter's first reading): every deadline's tick saturates at
-/// `NEVER - 1`, so the heap orders all keys by opening alone, and `pop_exact` takes every
-/// entry as due (`until` saturates too). Key 1's batch is due at +100 ms and served; then key
-/// 2's entry (deadline +110 ms, not reached) is popped as due, its state yields nothing, it
-/// is pushed back at the same tick and popped again: `on_deadlines` never returns.
-/// (Before the change, with instants in the heap, this passed.)
+/// (`base` stays at the adapter's first reading). With 64-bit ticks, every deadline's tick
+/// saturated, so the heap ordered all keys by opening alone, and `pop_exact` took every entry
+/// as due (`until` saturated too): key 1's batch was served at +100 ms; then key 2's entry
+/// (deadline +110 ms, not reached) was popped as due, its state yielded nothing, it was pushed
+/// back at the same tick and popped again, and `on_deadlines` never returned.
 #[test]
-fn fault_batch_by_after_584_years_of_virtual_time_hangs() {
+fn batch_by_after_584_years_of_virtual_time_serves_each_key_at_its_deadline() {
     let out = within(10, "batch_by after FAR", || {
         let clock = ManualClock::new();
         let (feed, src) = source::<u32>();
@@ -161,7 +161,7 @@ fn fault_batch_by_after_584_years_of_virtual_time_hangs() {
 /// 2 opened 10 ms apart. At key 1's deadline, key 2's entry (same saturated tick) is taken as
 /// due and `on_deadlines` loops for good.
 #[test]
-fn fault_batch_by_with_a_634_year_latency_hangs_at_the_first_deadline() {
+fn batch_by_with_a_634_year_latency_serves_the_first_deadline_without_a_hang() {
     let out = within(10, "batch_by(FAR)", || {
         let clock = ManualClock::new();
         let (feed, src) = source::<u32>();
@@ -185,7 +185,7 @@ fn fault_batch_by_with_a_634_year_latency_hangs_at_the_first_deadline() {
 /// must come in deadline order: 2 then 21. The saturated ticks tie, and key 1 (opened first)
 /// comes first.
 #[test]
-fn fault_debounce_by_after_584_years_serves_keys_out_of_deadline_order() {
+fn debounce_by_after_584_years_serves_keys_in_deadline_order() {
     let out = within(10, "debounce_by after FAR", || {
         let clock = ManualClock::new();
         let (feed, src) = source::<u32>();
@@ -213,7 +213,7 @@ fn fault_debounce_by_after_584_years_serves_keys_out_of_deadline_order() {
 /// (re-armed, deadline +120 ms) and key 2 (deadline +110 ms) are held; key 3 must evict key 2.
 /// With the ticks saturated, key 1 (opened first) is evicted.
 #[test]
-fn fault_max_keys_after_584_years_evicts_by_opening_not_deadline() {
+fn max_keys_after_584_years_evicts_the_earliest_deadline() {
     let out = within(10, "max_keys after FAR", || {
         let clock = ManualClock::new();
         let (feed, src) = source::<u32>();
