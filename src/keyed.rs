@@ -25,7 +25,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::clock::Clock;
 use crate::drop_hook::DropHook;
@@ -89,8 +89,9 @@ impl When {
 /// A [`When`] in the heap: nanoseconds from the machine's `base` to the deadline, or [`NEVER`].
 /// Every deadline lies at or after `base` (the adapter's first reading, or where `with_clock`
 /// moved it), so ticks are in the order of the deadlines, and compare faster than instants.
-/// A `u128` holds the nanoseconds of any [`Duration`], so no two deadlines share a tick (a
-/// `u64` would run out after 584 years, of virtual time or of a latency).
+/// A `u128` holds the nanoseconds of any [`Duration`](std::time::Duration), so no two
+/// deadlines share a tick (a `u64` would run out after 584 years, of virtual time or of a
+/// latency).
 type Tick = u128;
 
 const NEVER: Tick = u128::MAX;
@@ -728,13 +729,9 @@ where
     fn next_deadline(&self) -> Option<Instant> {
         match self.heap.peek()?.tick {
             tick if tick == self.first.0 => self.first.1,
-            // Not settled (a hook panicked mid-call): the instant the tick was made from.
-            NEVER => None,
-            tick => {
-                let secs = u64::try_from(tick / 1_000_000_000).ok()?;
-                let nanos = (tick % 1_000_000_000) as u32;
-                self.base.checked_add(Duration::new(secs, nanos))
-            }
+            // Not settled: a hook panicked while keys were served. An instant at or before
+            // every deadline makes the engine look at once; `on_deadlines` settles.
+            _ => Some(self.base),
         }
     }
 
