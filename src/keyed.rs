@@ -236,8 +236,6 @@ pub(crate) struct Keyed<K, M: PerKey<K>, F, D> {
     heap: BinaryHeap<Entry>,
     /// The instant the heap's ticks count from (see [`Tick`]).
     base: Instant,
-    /// The heap's first tick and its instant, as of the latest `settle`.
-    first: (Tick, Option<Instant>),
     out: VecDeque<M::Labeled>,
     opened: u64,
     /// The inner stream has ended: a key with nothing left to yield is forgotten.
@@ -273,7 +271,6 @@ where
             free: Vec::new(),
             heap: BinaryHeap::new(),
             base: origin,
-            first: (NEVER, None),
             out: VecDeque::new(),
             opened: 0,
             ended: false,
@@ -306,7 +303,6 @@ where
             free: self.free,
             heap: self.heap,
             base: self.base,
-            first: self.first,
             out: self.out,
             opened: self.opened,
             ended: self.ended,
@@ -346,7 +342,6 @@ where
             free: self.free,
             heap: self.heap,
             base: self.base,
-            first: self.first,
             out: self.out,
             opened: self.opened,
             ended: self.ended,
@@ -379,7 +374,7 @@ where
         }
     }
 
-    /// Makes the live heap entry of the key in `idx` (opened as the `opened`-th), at `when`.
+    /// Makes the live heap entry of the key in `idx`, at `when`.
     fn push_entry(&mut self, idx: u32, when: When) {
         let tick = self.tick(when);
         let slot = self.slot(idx);
@@ -401,11 +396,22 @@ where
         }
     }
 
+    /// Where the key of `entry` stands, if `entry` is its live heap entry.
+    fn standing(&self, entry: &Entry) -> Option<When> {
+        match self.slots.get(entry.slot as usize) {
+            Some(Some(slot)) if slot.gen == entry.gen && slot.opened == entry.opened => slot.queued,
+            _ => None,
+        }
+    }
+
     fn live(&self, entry: &Entry) -> bool {
-        matches!(
-            self.slots.get(entry.slot as usize),
-            Some(Some(slot)) if slot.gen == entry.gen && slot.opened == entry.opened && slot.queued.is_some()
-        )
+        self.standing(entry).is_some()
+    }
+
+    /// Where the heap's first entry stands, if the heap has one and it is live.
+    #[inline]
+    fn first(&self) -> Option<When> {
+        self.standing(self.heap.peek()?)
     }
 
     /// Drops the entries of forgotten keys from the top of the heap, so that its first entry
@@ -417,25 +423,13 @@ where
             }
             self.heap.pop();
         }
-        // The first entry is live: its key's `queued` is where it stands.
-        self.first = match self.heap.peek() {
-            Some(top) => match self.slots.get(top.slot as usize) {
-                Some(Some(slot)) => match slot.queued {
-                    Some(When::At(at)) => (top.tick, Some(at)),
-                    _ => (top.tick, None),
-                },
-                _ => unreachable!("a live entry's slot is taken"),
-            },
-            None => (NEVER, None),
-        };
     }
 
     /// Pops the first live entry, put back first at its key's deadline if it lay earlier; so
     /// entries come up in deadline order.
     fn pop_exact(&mut self, until: When) -> Option<u32> {
-        // Most calls end here, where the first entry's instant is known.
-        let top = self.heap.peek()?;
-        if top.tick == self.first.0 && When::of(self.first.1) > until {
+        // Most calls end here, with no tick to compute: the first entry is live and not due.
+        if self.first().is_some_and(|first| first > until) {
             return None;
         }
         let until = self.tick(until);
@@ -727,11 +721,13 @@ where
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        match self.heap.peek()?.tick {
-            tick if tick == self.first.0 => self.first.1,
+        self.heap.peek()?;
+        match self.first() {
+            Some(When::At(at)) => Some(at),
+            Some(When::Never) => None,
             // Not settled: a hook panicked while keys were served. An instant at or before
             // every deadline makes the engine look at once; `on_deadlines` settles.
-            _ => Some(self.base),
+            None => Some(self.base),
         }
     }
 
@@ -806,7 +802,6 @@ where
                 self.push_entry(idx, when);
             }
         }
-        self.settle();
     }
 
     fn size_hint(&self, (_, upper): (usize, Option<usize>)) -> (usize, Option<usize>) {
