@@ -17,23 +17,7 @@ use std::time::Duration;
 use futures::stream::{self, FusedStream, Stream, StreamExt as _};
 use streamz::testing::WakeCounter;
 use streamz::{Edge, ManualClock, StreamzExt, TryStreamzExt};
-use support::{ms, source, Driver, Event, Source};
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use support::{ms, source, Driver, Event, Rng, Source};
 
 /// Items `(time in ms, value)`; the key of a value is `value % KEYS`.
 const KEYS: u32 = 3;

@@ -16,6 +16,7 @@ use futures::stream::FusedStream;
 use futures::stream::{Stream, StreamExt};
 use streamz::{FlushReason, Flushed, ManualClock, StreamzExt, TryStreamzExt};
 use support::late::stamped;
+use support::XorShift;
 
 /// One step of a [`Script`]; `adv` is how far (ns) the clock moves inside that poll.
 #[derive(Clone, Copy, Debug)]
@@ -548,21 +549,7 @@ fn panic_in_an_opening_run_loses_nothing_manual_clock() {
 //    1 ns, 1 µs, 1 ms, 5 ms, huge. Against the model.
 // ---------------------------------------------------------------------------------------------
 
-/// A small deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn random_steps(rng: &mut Rng, n: usize, errors: bool, panics: bool) -> Vec<Step> {
+fn random_steps(rng: &mut XorShift, n: usize, errors: bool, panics: bool) -> Vec<Step> {
     let mut steps = Vec::new();
     let paces = [0u64, 0, 1, 1_000, 100_000, MS, 3 * MS, 7 * MS];
     let mut pace = paces[rng.below(paces.len() as u64) as usize];
@@ -610,7 +597,7 @@ fn against_the_model(
 ) {
     let mut failures = Vec::new();
     for seed in 1..=seeds {
-        let mut rng = Rng(seed.wrapping_mul(mix) | 1);
+        let mut rng = XorShift(seed.wrapping_mul(mix) | 1);
         let n = 20 + rng.below(len) as usize;
         let steps = random_steps(&mut rng, n, errors, true);
         for &max in maxes {
@@ -923,7 +910,7 @@ fn check_items(what: &str, out: &[Seen], arrivals: &[u64], max: usize, latency: 
 fn punctual_reader_clock_paces_hold_items_within_precision() {
     let mut failures = Vec::new();
     for seed in 1..=150u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x94D0_49BB_1331_11EB) | 1);
+        let mut rng = XorShift(seed.wrapping_mul(0x94D0_49BB_1331_11EB) | 1);
         let n = 50 + rng.below(2000) as usize;
         let mut steps = Vec::new();
         let paces = [0u64, 1_000, 3_000, 50_000, 200_000, 2 * MS];

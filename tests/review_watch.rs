@@ -6,6 +6,8 @@
 //! hangs and spins.
 #![allow(clippy::type_complexity)]
 
+mod support;
+
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::Stream;
 use streamz::{Clock, Edge, FlushReason, ManualClock, ManualTimer, StreamzExt, Timer};
+use support::XorShift;
 
 // ---------------------------------------------------------------------------------------
 // A clock of resolution `res` whose timers fire `delay` after their instant.
@@ -372,25 +375,9 @@ fn straddle(log: &SrcLog, t: u64) -> u64 {
 // ---------------------------------------------------------------------------------------
 // Random schedules.
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
-
 /// Steps in phases: dense (1 µs or 10 ns each), slow (30..300 µs each), paused (pauses of
 /// 1..500 µs), bursts.
-fn random_steps(rng: &mut Rng, n: usize, scale: u64) -> Vec<Step> {
+fn random_steps(rng: &mut XorShift, n: usize, scale: u64) -> Vec<Step> {
     let mut steps = Vec::new();
     while steps.len() < n {
         let phase = rng.below(5);
@@ -455,7 +442,7 @@ impl Case {
 }
 
 fn cases(seed0: u64, n: usize) -> Vec<Case> {
-    let mut rng = Rng(seed0);
+    let mut rng = XorShift(seed0);
     (0..n)
         .map(|k| {
             let res = rng.pick(RES);
@@ -1160,7 +1147,7 @@ fn zero_and_max_durations_on_resolved_clocks() {
             for dur in [Duration::ZERO, Duration::MAX] {
                 let clock = ManualClock::new();
                 let start = clock.now();
-                let mut rng = Rng(res + delay + 1);
+                let mut rng = XorShift(res + delay + 1);
                 let steps = random_steps(&mut rng, 300, 100);
                 let (source, log) = src(&clock, steps, true);
                 let mut s = source
