@@ -15,7 +15,8 @@
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
 //! optimizer cannot see through), `ready_chunks_bursty`, `batch_bursty`, `tokio_bursty`
 //! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `batch_bursty_manual` (on
-//! `ManualClock`, whose time stands still under valgrind as natively the items come densely),
+//! `ManualClock`, whose time stands still under valgrind as natively the items come densely;
+//! so are `batch_manual`, `throttle_manual` and `debounce_bursty_manual`),
 //! `fold`, `debounce`, `filter`,
 //! `throttle`; and on `ManualClock`, 10,000 items of distinct keys into
 //! `batch_by(.., 1000, 20ms).with_reasons()` or `debounce_by(.., 20ms)`: taken in
@@ -85,6 +86,21 @@ fn run(name: Option<&str>) -> usize {
         Some("batch_bursty_manual") => drive(
             Bursty::new(N, 10)
                 .batch(100, second)
+                .with_clock(ManualClock::new()),
+        ),
+        Some("batch_manual") => drive(
+            stream::iter(0..N)
+                .batch(100, second)
+                .with_clock(ManualClock::new()),
+        ),
+        Some("throttle_manual") => drive(
+            stream::iter(0..N)
+                .throttle(second)
+                .with_clock(ManualClock::new()),
+        ),
+        Some("debounce_bursty_manual") => drive(
+            Bursty::new(N, 10)
+                .debounce(second)
                 .with_clock(ManualClock::new()),
         ),
         Some("tokio_bursty") => {

@@ -214,11 +214,7 @@ impl<C: Clock, O> Engine<C, O> {
             return Poll::Ready(Some(wrap(out)));
         }
         // Timer first: a deadline reached before this call is acted on before the first poll.
-        if machine.due()
-            || !self
-                .watch
-                .watched(self.watch.horizon(machine.next_deadline()))
-        {
+        if machine.due() || !self.watch.watches(machine.next_deadline()) {
             let now = self.read(machine);
             if let Some(out) = machine.on_deadlines(now) {
                 return Poll::Ready(Some(wrap(out)));
@@ -230,11 +226,8 @@ impl<C: Clock, O> Engine<C, O> {
         let mut left = BUDGET;
         let mut called_out = false;
         loop {
-            let look = self.watch.fired()
-                || (called_out
-                    && !self
-                        .watch
-                        .watched(self.watch.horizon(machine.next_deadline())));
+            let look =
+                self.watch.fired() || (called_out && !self.watch.watches(machine.next_deadline()));
             called_out = false;
             if look {
                 let now = self.read(machine);
@@ -243,15 +236,14 @@ impl<C: Clock, O> Engine<C, O> {
                 }
                 self.watch.watch(machine.next_deadline());
             }
-            let horizon = self.watch.horizon(machine.next_deadline());
-            let event = self.next_event(stream.as_mut(), machine, cx, &split, horizon, &mut left);
+            let next = machine.next_deadline();
+            let event = self.next_event(stream.as_mut(), machine, cx, &split, next, &mut left);
             if let Some(event) = event {
                 // Time order: the deadlines the event reached come first. At a pause, dates the
                 // alarm gave are confirmed by a reading.
                 let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
-                // (The horizon again: a run may have set a deadline.)
-                let horizon = self.watch.horizon(machine.next_deadline());
-                let watched = self.watch.watched(horizon) && !confirms;
+                // (The deadline again: a run may have set one.)
+                let watched = !confirms && self.watch.watches(machine.next_deadline());
                 let reading = if watched {
                     None
                 } else {

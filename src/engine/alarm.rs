@@ -156,6 +156,13 @@ impl<T: Timer> Alarm<T> {
             .checked_add(std::time::Duration::from_micros(micros))
     }
 
+    #[cold]
+    #[inline(never)]
+    fn register(&mut self, cx: &mut Context<'_>) {
+        self.signal.task.register(cx.waker());
+        self.task = Some(cx.waker().clone());
+    }
+
     /// Makes the firing wake no task.
     pub(crate) fn unregister(&mut self) {
         if self.task.take().is_some() {
@@ -164,14 +171,14 @@ impl<T: Timer> Alarm<T> {
     }
 
     /// Makes the firing wake the task of `cx` too; `Ready` if it has fired already.
+    #[inline]
     pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self
             .task
             .as_ref()
             .is_some_and(|task| task.will_wake(cx.waker()))
         {
-            self.signal.task.register(cx.waker());
-            self.task = Some(cx.waker().clone());
+            self.register(cx);
         }
         // Registered before the flag is read: a firing after the read wakes the task.
         if self.fired() {

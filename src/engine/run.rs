@@ -86,7 +86,7 @@ pub(crate) static NEVER: AtomicBool = AtomicBool::new(false);
 
 impl<C: Clock, O> Engine<C, O> {
     /// The next event of the inner stream that the machine does not take in a run: a run is
-    /// taken first while the alarm watches the machine (whose horizon is `horizon`) and the
+    /// taken first while the alarm watches the machine (whose next deadline is `next`) and the
     /// machine has room. `left` is the budget left.
     #[inline(always)]
     pub(super) fn next_event<S, M>(
@@ -95,7 +95,7 @@ impl<C: Clock, O> Engine<C, O> {
         machine: &mut M,
         cx: &mut Context<'_>,
         split: &impl Fn(S::Item) -> Result<M::Item, O>,
-        horizon: Option<Instant>,
+        next: Option<Instant>,
         left: &mut u32,
     ) -> Option<Event<M::Item, O>>
     where
@@ -106,11 +106,11 @@ impl<C: Clock, O> Engine<C, O> {
         // (the alarm is tight), and watches the alarm even if it has no deadline yet: the
         // tight alarm fires before any deadline set from `latest` (a batch the run opens).
         let dates = machine.dates_run();
-        let flag = if dates && horizon.is_none() {
+        let flag = if dates && self.watch.unbounded(next) {
             self.watch.tight_flag()
         } else {
             let dated = !dates || self.watch.tight();
-            self.watch.run_flag(horizon).filter(|_| dated)
+            self.watch.run_flag(next).filter(|_| dated)
         };
         let run = flag.map(|fired| {
             let room = machine.room(self.watch.latest).min(*left as usize) as u32;

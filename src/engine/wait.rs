@@ -11,6 +11,7 @@ impl<C: Clock, O> Engine<C, O> {
     /// The inner stream paused (it has registered the waker) or ended: a deadline that will
     /// yield something needs the alarm. Without one, a paused adapter waits for its inner
     /// stream (a timer still armed wakes nobody), and an ended one ends, and its timer goes.
+    #[inline]
     pub(super) fn rest<M: Machine>(
         &mut self,
         machine: &mut M,
@@ -18,6 +19,8 @@ impl<C: Clock, O> Engine<C, O> {
         wrap: &impl Fn(M::Output) -> O,
     ) -> Poll<Option<O>> {
         match machine.wake_at() {
+            // Most often the alarm is armed for that already, and has not fired.
+            Some(at) if self.watch.poll_alarm(at, cx).is_pending() => Poll::Pending,
             Some(at) => self.wait(machine, at, cx, wrap),
             None if self.done => {
                 self.watch.release();
@@ -32,6 +35,8 @@ impl<C: Clock, O> Engine<C, O> {
 
     /// Sets the alarm to wake the task at `at` and returns `Pending`, or, if `at` is already
     /// reached, acts on it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn wait<M: Machine>(
         &mut self,
         machine: &mut M,

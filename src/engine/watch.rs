@@ -45,6 +45,13 @@ pub(crate) struct Watch<C: Clock> {
     /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
     pub(crate) dense: bool,
     arrival_read: Option<Instant>,
+    /// The machine's horizon is its next deadline (items do not arrive densely, or there is
+    /// no resolution): kept with `bound` as `now`, `armed` or `dense` change.
+    free: bool,
+    /// `fires`, if the alarm can watch a horizon at or after it: the clock has a resolution,
+    /// and while items arrive densely, the alarm fires by one resolution after the latest
+    /// reading.
+    bound: Option<Instant>,
 }
 
 impl<C: Clock> Watch<C> {
@@ -66,6 +73,8 @@ impl<C: Clock> Watch<C> {
             dates: false,
             dense: false,
             arrival_read: None,
+            free: true,
+            bound: None,
         };
         watch.set_resolution(resolution);
         watch
@@ -104,13 +113,21 @@ impl<C: Clock> Watch<C> {
         }
     }
 
-    /// Whether the alarm watches a machine whose horizon is `horizon`.
+    /// Whether the alarm watches a machine whose next deadline is `next`: the machine has no
+    /// horizon, or the alarm fires by it and has not fired.
     #[inline]
-    pub(crate) fn watched(&self, horizon: Option<Instant>) -> bool {
-        let Some(horizon) = horizon else {
-            return true;
-        };
-        self.resolution.is_some() && self.fires.is_some_and(|f| f <= horizon) && !self.fired()
+    pub(crate) fn watches(&self, next: Option<Instant>) -> bool {
+        match next {
+            None if self.free => true,
+            None => self.bound.is_some() && !self.fired(),
+            Some(next) => self.bound.is_some_and(|bound| bound <= next) && !self.fired(),
+        }
+    }
+
+    /// Whether a machine whose next deadline is `next` has no horizon.
+    #[inline]
+    pub(crate) fn unbounded(&self, next: Option<Instant>) -> bool {
+        next.is_none() && self.free
     }
 
     /// Whether the alarm is tight: it may date arrivals (its lateness is zero, or the clock
@@ -137,13 +154,15 @@ impl<C: Clock> Watch<C> {
     }
 
     /// The flag a run watches, if the items can be taken in a run: the alarm watches the
-    /// machine (whose horizon is `horizon`), or it has no deadline.
+    /// machine (whose next deadline is `next`), or it has no horizon.
     #[inline]
-    pub(crate) fn run_flag(&self, horizon: Option<Instant>) -> Option<&AtomicBool> {
-        match horizon {
-            None => Some(&NEVER),
-            Some(_) if self.watched(horizon) => self.alarm.as_ref().map(Alarm::flag),
-            Some(_) => None,
+    pub(crate) fn run_flag(&self, next: Option<Instant>) -> Option<&AtomicBool> {
+        if self.unbounded(next) {
+            Some(&NEVER)
+        } else if self.watches(next) {
+            self.alarm.as_ref().map(Alarm::flag)
+        } else {
+            None
         }
     }
 
@@ -158,6 +177,8 @@ impl<C: Clock> Watch<C> {
         if now > self.now {
             self.now = now;
             self.update_times();
+        } else {
+            self.update_bound();
         }
     }
 
@@ -210,6 +231,16 @@ impl<C: Clock> Watch<C> {
         };
         self.overdue = before < self.now;
         self.latest = before.max(self.now);
+        self.update_bound();
+    }
+
+    /// Sets `free` and `bound` after `dense` or the times changed.
+    fn update_bound(&mut self) {
+        self.free = !self.dense || self.tick_fires.is_none();
+        self.bound = self.fires.filter(|&fires| {
+            self.resolution.is_some()
+                && (self.free || self.tick_fires.is_some_and(|tick| fires <= tick))
+        });
     }
 
     /// Arms the alarm for the horizon of a machine whose next deadline is `next`, unless it is
@@ -226,6 +257,8 @@ impl<C: Clock> Watch<C> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn arm(&mut self, at: Instant) {
         match &mut self.alarm {
             Some(alarm) => alarm.arm(at),
@@ -257,6 +290,7 @@ impl<C: Clock> Watch<C> {
 
     /// Sets the alarm to wake the task of `cx` at `at` (or earlier, if it is armed for an
     /// earlier instant): `Ready` once it has fired.
+    #[inline]
     pub(crate) fn poll_alarm(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
         if !self.armed.is_some_and(|armed| armed <= at) {
             self.arm(at);
