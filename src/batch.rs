@@ -610,7 +610,7 @@ impl<T, W: Weigh<T>> Machine for BatchState<T, W> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn absorb_run<R: Run<T>>(&mut self, run: R, time: Instant) -> R::Out {
         let run_end = RunEnd {
             opens: self.items.is_empty(),

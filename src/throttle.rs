@@ -360,7 +360,7 @@ impl<T, D: DropHook<T>> Machine for ThrottleState<T, D> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn absorb_run<R: Run<T>>(&mut self, run: R, _time: Instant) -> R::Out {
         edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)
     }

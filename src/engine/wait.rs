@@ -11,7 +11,7 @@ impl<C: Clock, O> Engine<C, O> {
     /// The inner stream paused (it has registered the waker) or ended: a deadline that will
     /// yield something needs the alarm. Without one, a paused adapter waits for its inner
     /// stream (a timer still armed wakes nobody), and an ended one ends, and its timer goes.
-    #[inline]
+    #[inline(always)]
     pub(super) fn rest<M: Machine>(
         &mut self,
         machine: &mut M,
