@@ -456,7 +456,9 @@ fn debounce_stats(outputs: &[(u64, Instant)], arrivals: &[Instant]) -> Stats {
                 // The item the adapter put on the wrong side of a due time: the cut it let
                 // pass (it yielded a later item), or the one it cut at too early.
                 let margin = match cut {
-                    Some(j) if got > want => arrivals[j].saturating_duration_since(due(start, j - 1)),
+                    Some(j) if got > want => {
+                        arrivals[j].saturating_duration_since(due(start, j - 1))
+                    }
                     _ if got + 1 < arrivals.len() => {
                         due(start, got).saturating_duration_since(arrivals[got + 1])
                     }

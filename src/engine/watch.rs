@@ -153,13 +153,15 @@ impl<C: Clock> Watch<C> {
             .map(Alarm::flag)
     }
 
-    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
-    /// machine (whose next deadline is `next`), or it has no horizon.
+    /// The flag a run watches, if the items can be taken in a run: the machine has no
+    /// horizon, or items arrive densely and the alarm watches the machine (whose next deadline
+    /// is `next`). Items further apart get a reading each, which costs little next to them,
+    /// and a timer that fires late then delays nothing.
     #[inline]
     pub(crate) fn run_flag(&self, next: Option<Instant>) -> Option<&AtomicBool> {
         if self.unbounded(next) {
             Some(&NEVER)
-        } else if self.watches(next) {
+        } else if self.dense && self.watches(next) {
             self.alarm.as_ref().map(Alarm::flag)
         } else {
             None
