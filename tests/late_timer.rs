@@ -325,3 +325,95 @@ fn a_timer_at_its_full_lag_keeps_a_max_wait_exact() {
     assert_eq!(cut, expected);
     assert!(expected.len() >= 3);
 }
+
+/// Items 10 µs apart (not dense), with a pause after every 5 (so that a call ends with the
+/// timer armed for the next deadline), and a timer that fires nothing before 8 ms, far later
+/// than its resolution: each item is looked at with a reading, so every deadline still acts at
+/// the first item that arrives at or after it. The three adapters, against their exact models.
+#[test]
+fn a_timer_later_than_its_resolution_delays_no_deadline_on_items_further_apart() {
+    let items = 200; // 6 ms of items and pauses, all before the timer can fire
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = paced(&clock, items)
+        .batch(100_000, Duration::from_millis(1))
+        .with_clock(late(&clock, 8));
+    let out = run(&mut s, &clock, start, Duration::from_millis(20));
+    let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
+    let arrivals = batches.concat();
+    assert_eq!(arrivals.len(), items as usize);
+    let mut expected: Vec<Vec<u64>> = Vec::new();
+    for &at in &arrivals {
+        match expected.last_mut() {
+            Some(batch) if at < batch[0] + 1_000 => batch.push(at),
+            _ => expected.push(vec![at]),
+        }
+    }
+    assert_eq!(batches, expected);
+    assert!(expected.len() >= 5);
+
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, arrivals) = recorded(paced(&clock, items));
+    let mut s = source
+        .throttle(Duration::from_millis(1))
+        .with_clock(late(&clock, 8));
+    let out = run(&mut s, &clock, start, Duration::from_millis(20));
+    let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), items as usize);
+    let mut expected = vec![arrivals[0]];
+    for &at in &arrivals {
+        if at >= expected[expected.len() - 1] + 1_000 {
+            expected.push(at);
+        }
+    }
+    assert_eq!(passed, expected);
+    assert!(expected.len() >= 5);
+
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, arrivals) = recorded(paced(&clock, items));
+    let mut s = source
+        .debounce(Duration::from_millis(1))
+        .max_wait(Duration::from_millis(2))
+        .with_clock(late(&clock, 8));
+    let out = run(&mut s, &clock, start, Duration::from_millis(20));
+    let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let mut expected = Vec::new();
+    let mut run_start = arrivals[0];
+    for pair in arrivals.windows(2) {
+        if pair[1] >= run_start + 2_000 {
+            expected.push(pair[0]);
+            run_start = pair[1];
+        }
+    }
+    // The last run ends by its quiet period once the source stops: the timer fires by then.
+    expected.push(arrivals[arrivals.len() - 1]);
+    assert_eq!(cut, expected);
+    assert!(expected.len() >= 2);
+}
+
+/// `n` items, each produced in 10 µs of virtual time, with a `Pending` (after waking the task)
+/// after every 5; then a source that stays pending. Each item's value is its arrival, in µs.
+fn paced(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
+    let clock = clock.clone();
+    let start = clock.now();
+    let mut sent = 0;
+    let mut paused = false;
+    futures::stream::poll_fn(move |cx| {
+        if sent == n {
+            return std::task::Poll::Pending;
+        }
+        if sent % 5 == 0 && sent > 0 && !paused {
+            paused = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        paused = false;
+        sent += 1;
+        clock.advance(us(10));
+        std::task::Poll::Ready(Some((clock.now() - start).as_micros() as u64))
+    })
+}

@@ -49,8 +49,9 @@ pub(crate) struct Watch<C: Clock> {
     /// no resolution): kept with `bound` as `now`, `armed` or `dense` change.
     free: bool,
     /// `fires`, if the alarm can watch a horizon at or after it: the clock has a resolution,
-    /// and while items arrive densely, the alarm fires by one resolution after the latest
-    /// reading.
+    /// items arrive densely, and the alarm fires by one resolution after the latest reading.
+    /// (Items further apart get a reading each, which costs little next to them; so a timer
+    /// that fires later than its resolution delays no deadline on them.)
     bound: Option<Instant>,
 }
 
@@ -153,15 +154,13 @@ impl<C: Clock> Watch<C> {
             .map(Alarm::flag)
     }
 
-    /// The flag a run watches, if the items can be taken in a run: the machine has no
-    /// horizon, or items arrive densely and the alarm watches the machine (whose next deadline
-    /// is `next`). Items further apart get a reading each, which costs little next to them,
-    /// and a timer that fires late then delays nothing.
+    /// The flag a run watches, if the items can be taken in a run: the alarm watches the
+    /// machine (whose next deadline is `next`), or it has no horizon.
     #[inline]
     pub(crate) fn run_flag(&self, next: Option<Instant>) -> Option<&AtomicBool> {
         if self.unbounded(next) {
             Some(&NEVER)
-        } else if self.dense && self.watches(next) {
+        } else if self.watches(next) {
             self.alarm.as_ref().map(Alarm::flag)
         } else {
             None
@@ -240,8 +239,9 @@ impl<C: Clock> Watch<C> {
     fn update_bound(&mut self) {
         self.free = !self.dense || self.tick_fires.is_none();
         self.bound = self.fires.filter(|&fires| {
-            self.resolution.is_some()
-                && (self.free || self.tick_fires.is_some_and(|tick| fires <= tick))
+            self.dense
+                && self.resolution.is_some()
+                && self.tick_fires.is_some_and(|tick| fires <= tick)
         });
     }
 
