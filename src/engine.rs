@@ -10,8 +10,10 @@
 //!   arrive *densely* (the last two readings taken for arriving items came within 2 µs, see
 //!   `watch.rs`), one timer resolution after the latest reading. A horizon already passed is
 //!   watched by readings, not by the alarm.
-//! - *watched*: the alarm is armed for the horizon or earlier and has not fired, so an item
-//!   that arrives now arrived before every deadline of the machine.
+//! - *watched*: items arrive densely, and the alarm is armed for the horizon or earlier and
+//!   has not fired, so an item that arrives now arrived before every deadline of the machine.
+//!   (Items further apart each get a reading, so a timer that fires later than its resolution
+//!   delays no deadline on them.)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.
@@ -30,7 +32,8 @@
 //!    event arrives unwatched, and when a machine asks for an item's arrival time
 //!    ([`Arrival::time`]) while the alarm is not tight. While items arrive densely, the alarm
 //!    is armed for the horizon after each item (unless it is armed for that or earlier); a
-//!    slower source gets a reading per item, which costs little next to its items. A date
+//!    slower source gets a reading per item while the machine holds a deadline, which costs
+//!    little next to its items. A date
 //!    taken from a tight alarm (later than the latest reading) is provisional: a timer can
 //!    fire later than its resolution says. The next reading confirms it (or the reading the
 //!    alarm's firing took, if earlier: [`Clock::reader`]), and the
@@ -41,7 +44,8 @@
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
-//! 5. After [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`.
+//! 5. After [`BUDGET`] inner items without output, the clock is read (a timer may fire later
+//!    than its resolution says), then the task wakes itself and returns `Pending`.
 //! 6. Before returning `Pending`, the alarm is set to wake the task at the machine's earliest
 //!    deadline that will yield something; when nothing is due, it wakes nobody. An alarm
 //!    armed for an earlier instant is kept rather than re-armed (re-arming a timer costs more
@@ -298,6 +302,14 @@ impl<C: Clock, O> Engine<C, O> {
                 }
             }
             if left == 0 {
+                // A timer may fire later than its resolution (its thread waiting for a core):
+                // before it yields, a call that took a budget of items looks at the time.
+                if !self.watch.unbounded(machine.next_deadline()) {
+                    let now = self.read(machine);
+                    if let Some(out) = machine.on_deadlines(now) {
+                        return Poll::Ready(Some(wrap(out)));
+                    }
+                }
                 if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
                     return Poll::Ready(Some(wrap(out)));
                 }

@@ -417,3 +417,57 @@ fn paced(clock: &ManualClock, n: u64) -> impl Stream<Item = u64> + Unpin {
         std::task::Poll::Ready(Some((clock.now() - start).as_micros() as u64))
     })
 }
+
+/// Dense items (1 µs apart) and a timer that fires nothing before 8 ms: the adapter takes the
+/// items on the timer's word, but a call that takes a whole budget (512 items) reads the clock
+/// before it yields. So a deadline acts at most a budget of items late, never early.
+#[test]
+fn a_timer_later_than_its_resolution_delays_a_deadline_by_at_most_a_budget_of_dense_items() {
+    const BUDGET: usize = 512;
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let (source, arrivals) = recorded(dense(&clock, 6_000));
+    let mut s = source
+        .throttle(Duration::from_millis(1))
+        .with_clock(late(&clock, 8));
+    let out = run(&mut s, &clock, start, Duration::from_millis(12));
+    let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 6_000);
+    let index = |at: u64| arrivals.binary_search(&at).unwrap();
+    assert!(passed.len() >= 4, "{passed:?}");
+    for pair in passed.windows(2) {
+        // The first item at or after the end of the window that the first one opened.
+        let due =
+            index(pair[0]) + arrivals[index(pair[0])..].partition_point(|&a| a < pair[0] + 1_000);
+        let got = index(pair[1]);
+        assert!(
+            (due..=due + BUDGET).contains(&got),
+            "passed item {got}, the window ended at item {due}"
+        );
+    }
+
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let mut s = dense(&clock, 6_000)
+        .batch(100_000, Duration::from_millis(1))
+        .with_clock(late(&clock, 8));
+    let out = run(&mut s, &clock, start, Duration::from_millis(12));
+    let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
+    assert_eq!(batches.concat().len(), 6_000);
+    assert!(batches.len() >= 4, "{} batches", batches.len());
+    for (i, batch) in batches.iter().enumerate() {
+        let past = batch.iter().filter(|&&at| at >= batch[0] + 1_000).count();
+        assert!(
+            past <= BUDGET,
+            "batch {i} holds {past} items past its deadline"
+        );
+        if i + 1 < batches.len() {
+            // It left at its deadline or within a budget of items after it, not before.
+            assert!(
+                batches[i + 1][0] >= batch[0] + 1_000,
+                "batch {i} left early"
+            );
+        }
+    }
+}
