@@ -10,10 +10,13 @@
 //!   arrive *densely* (the last two readings taken for arriving items came within 2 µs, see
 //!   `watch.rs`), one timer resolution after the latest reading. A horizon already passed is
 //!   watched by readings, not by the alarm.
-//! - *watched*: items arrive densely, and the alarm is armed for the horizon or earlier and
-//!   has not fired, so an item that arrives now arrived before every deadline of the machine.
-//!   (Items further apart each get a reading, so a timer that fires later than its resolution
-//!   delays no deadline on them.)
+//! - *watched*: items arrive densely, fewer than [`BUDGET`] items arrived since the latest
+//!   reading, and the alarm is armed for the horizon or earlier and has not fired: so an item
+//!   that arrives now arrived before every deadline of the machine, if the timer keeps its
+//!   resolution. (Items further apart each get a reading, so a timer that fires later than
+//!   its resolution delays no deadline on them; on dense items, it delays one by at most two
+//!   budgets of items: an event after a budget is looked at with a reading, and a run takes
+//!   at most a budget.)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.
@@ -44,8 +47,7 @@
 //! 4. A clock whose timers may not fire while the task is busy
 //!    ([`Clock::timer_resolution`] is `None`) is read as every event arrives while the machine
 //!    holds a deadline.
-//! 5. After [`BUDGET`] inner items without output, the clock is read (a timer may fire later
-//!    than its resolution says), then the task wakes itself and returns `Pending`.
+//! 5. After [`BUDGET`] inner items without output, the task wakes itself and returns `Pending`.
 //! 6. Before returning `Pending`, the alarm is set to wake the task at the machine's earliest
 //!    deadline that will yield something; when nothing is due, it wakes nobody. An alarm
 //!    armed for an earlier instant is kept rather than re-armed (re-arming a timer costs more
@@ -243,6 +245,9 @@ impl<C: Clock, O> Engine<C, O> {
             let next = machine.next_deadline();
             let event = self.next_event(stream.as_mut(), machine, cx, &split, next, &mut left);
             if let Some(event) = event {
+                if matches!(event, Event::Item(_)) {
+                    self.watch.took(1);
+                }
                 // Time order: the deadlines the event reached come first. At a pause, dates the
                 // alarm gave are confirmed by a reading.
                 let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
@@ -302,14 +307,6 @@ impl<C: Clock, O> Engine<C, O> {
                 }
             }
             if left == 0 {
-                // A timer may fire later than its resolution (its thread waiting for a core):
-                // before it yields, a call that took a budget of items looks at the time.
-                if !self.watch.unbounded(machine.next_deadline()) {
-                    let now = self.read(machine);
-                    if let Some(out) = machine.on_deadlines(now) {
-                        return Poll::Ready(Some(wrap(out)));
-                    }
-                }
                 if let Some(out) = machine.on_idle(Idle::BudgetSpent) {
                     return Poll::Ready(Some(wrap(out)));
                 }

@@ -114,8 +114,8 @@ fn a_hot_batch_reads_the_clock_once_per_batch() {
 #[test]
 fn hot_throttle_and_debounce_read_the_clock_once_per_budget() {
     // Time stands still: the timer, armed once, never fires, and items arriving while it has
-    // not fired need no reading. A call that takes a whole budget of items (512) without
-    // output reads the clock once before it yields, in case the timer fires late.
+    // not fired need no reading, until 512 have come without one: the next call reads the
+    // clock (in case the timer fires late), once per budget of items.
     let per_budget = 100_000 / 512;
     let clock = counting();
     drain(

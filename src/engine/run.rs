@@ -135,6 +135,7 @@ impl<C: Clock, O> Engine<C, O> {
                 };
                 let (rest, event) = machine.absorb_run(run, date);
                 *left -= room - rest;
+                self.watch.took(room - rest);
                 if rest == room {
                     noting.date = None;
                 }

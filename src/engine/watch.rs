@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use super::alarm::Alarm;
 use super::machine::checked_deadline;
 use super::run::NEVER;
+use super::BUDGET;
 use crate::clock::Clock;
 
-/// Items arrive densely when two readings taken for arriving items come closer than this (or
-/// than the timer resolution, if that is finer). A reading (about 25 ns) is then worth
-/// saving; for items further apart it costs about 1% of their pace or less.
+/// Items arrive densely when, between two readings, they came closer than this apart on
+/// average (or than the timer resolution, if that is finer). A reading (about 25 ns) is then
+/// worth saving; for items further apart it costs about 1% of their pace or less.
 const DENSE: Duration = Duration::from_micros(2);
 
 /// The clock, the alarm, and what they tell.
@@ -42,9 +43,11 @@ pub(crate) struct Watch<C: Clock> {
     overdue: bool,
     /// The alarm may date arrivals (see [`tight`](Watch::tight)).
     dates: bool,
-    /// Items arrive densely (see [`DENSE`]); the latest reading taken for an arrival.
+    /// Items arrive densely (see [`DENSE`]), by the latest reading taken after some arrived,
+    /// `paced_at`; and the items that arrived since (`taken`).
     pub(crate) dense: bool,
-    arrival_read: Option<Instant>,
+    paced_at: Option<Instant>,
+    taken: u64,
     /// The machine's horizon is its next deadline (items do not arrive densely, or there is
     /// no resolution): kept with `bound` as `now`, `armed` or `dense` change.
     free: bool,
@@ -73,7 +76,8 @@ impl<C: Clock> Watch<C> {
             overdue: false,
             dates: false,
             dense: false,
-            arrival_read: None,
+            paced_at: None,
+            taken: 0,
             free: true,
             bound: None,
         };
@@ -115,14 +119,23 @@ impl<C: Clock> Watch<C> {
     }
 
     /// Whether the alarm watches a machine whose next deadline is `next`: the machine has no
-    /// horizon, or the alarm fires by it and has not fired.
+    /// horizon, or the alarm fires by it and has not fired, and fewer than [`BUDGET`] items
+    /// arrived since the latest reading (a timer may fire later than its resolution says).
     #[inline]
     pub(crate) fn watches(&self, next: Option<Instant>) -> bool {
         match next {
             None if self.free => true,
-            None => self.bound.is_some() && !self.fired(),
-            Some(next) => self.bound.is_some_and(|bound| bound <= next) && !self.fired(),
+            None => self.bound.is_some() && self.fresh() && !self.fired(),
+            Some(next) => {
+                self.bound.is_some_and(|bound| bound <= next) && self.fresh() && !self.fired()
+            }
         }
+    }
+
+    /// Fewer than [`BUDGET`] items arrived since the latest reading.
+    #[inline]
+    fn fresh(&self) -> bool {
+        self.taken < u64::from(BUDGET)
     }
 
     /// Whether a machine whose next deadline is `next` has no horizon.
@@ -167,14 +180,32 @@ impl<C: Clock> Watch<C> {
         }
     }
 
+    /// `items` more items arrived (to be counted by the next reading).
+    #[inline]
+    pub(crate) fn took(&mut self, items: u32) {
+        self.taken += u64::from(items);
+    }
+
+    /// A reading `now` was taken after every item counted: whether they came densely since
+    /// the reading before.
+    fn pace(&mut self, now: Instant) {
+        if self.taken == 0 {
+            return;
+        }
+        if let Some(r) = self.resolution {
+            let items = u32::try_from(self.taken).unwrap_or(u32::MAX);
+            let dense = r.min(DENSE).saturating_mul(items);
+            self.dense = self
+                .paced_at
+                .is_some_and(|last| now.saturating_duration_since(last) < dense);
+        }
+        self.paced_at = Some(now);
+        self.taken = 0;
+    }
+
     /// A reading `now` was taken for an arriving item.
     pub(crate) fn arrived(&mut self, now: Instant) {
-        if let Some(r) = self.resolution {
-            let last = self.arrival_read;
-            let dense = r.min(DENSE);
-            self.dense = last.is_some_and(|last| now.saturating_duration_since(last) < dense);
-        }
-        self.arrival_read = Some(now);
+        self.pace(now);
         if now > self.now {
             self.now = now;
             self.update_times();
@@ -196,16 +227,16 @@ impl<C: Clock> Watch<C> {
     /// A reading `now` was taken, not for an arrival, and leaving a firing of the alarm to be
     /// acted on.
     pub(crate) fn observe(&mut self, now: Instant) {
-        if now > self.now {
-            self.now = now;
-            self.update_times();
-        }
+        self.pace(now);
+        self.now = self.now.max(now);
+        self.update_times();
     }
 
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
     /// even if the clock reads a hair earlier, so that a firing cannot turn into a busy loop.
     pub(crate) fn read(&mut self) -> Instant {
         let mut now = self.clock.now();
+        self.pace(now);
         if let Some(armed) = self.armed.filter(|_| self.fired()) {
             self.armed = None;
             now = now.max(armed);
