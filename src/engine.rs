@@ -10,13 +10,12 @@
 //!   arrive *densely* (the last two readings taken for arriving items came within 2 µs, see
 //!   `watch.rs`), one timer resolution after the latest reading. A horizon already passed is
 //!   watched by readings, not by the alarm.
-//! - *watched*: items arrive densely, fewer than [`BUDGET`] items arrived since the latest
-//!   reading, and the alarm is armed for the horizon or earlier and has not fired: so an item
-//!   that arrives now arrived before every deadline of the machine, if the timer keeps its
-//!   resolution. (Items further apart each get a reading, so a timer that fires later than
-//!   its resolution delays no deadline on them; on dense items, it delays one by at most two
-//!   budgets of items: an event after a budget is looked at with a reading, and a run takes
-//!   at most a budget.)
+//! - *watched*: items arrive densely, fewer than 4096 items arrived since the latest reading
+//!   (`watch::UNREAD`), and the alarm is armed for the horizon or earlier and has not fired:
+//!   so an item that arrives now arrived before every deadline of the machine, if the timer
+//!   keeps its resolution. (Items further apart each get a reading, so a timer that fires
+//!   later than its resolution delays no deadline on them; on dense items, it delays one by at
+//!   most 4096 items and one run, which takes at most [`BUDGET`].)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.

@@ -142,16 +142,16 @@ fn dense_then_slow(n: usize, gap: u64) -> Vec<u64> {
 // A source that turns from dense to sparse while the timer fires nothing for a long while
 // (later than its resolution, as a timer thread waiting for a core). Without a reading, the
 // adapter cannot see the pace change: it takes the items on the timer's word until it reads
-// the clock, which it does at the first event (or call) after 512 items arrived since its
+// the clock, which it does at the first event (or call) after 4096 items arrived since its
 // latest reading (a run takes at most 512 more), at the latest. That reading shows the items sparse; from then on each gets a reading of its own,
 // and every deadline acts at its exact item. (Found by this review: `dense` used to change
 // only at readings taken for arrivals, so it stayed set after the pace changed, and every
 // later deadline waited for the timer.)
 
 /// Items arriving while the adapter may still take the source to be dense: the first two,
-/// then two budgets of items.
+/// then 4096 items and a run.
 const SETTLED: usize = 2 + BUDGET;
-const BUDGET: usize = 2 * 512;
+const BUDGET: usize = 4096 + 512;
 
 /// Checks an adapter's choices (`got`, an index into the arrivals) against the exact ones
 /// (`due`), for a choice made from a state set at index `from`: exact once the adapter has
@@ -191,13 +191,13 @@ fn check_throttle(arr: &[u64], passed: &[u64]) {
 fn dense_pair_then_sparse_items_with_a_late_timer_throttle() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let (source, arr) = recorded(paced(&clock, dense_then_slow(2_000, 10), []));
+    let (source, arr) = recorded(paced(&clock, dense_then_slow(12_000, 10), []));
     let mut s = source
         .throttle(Duration::from_millis(1))
-        .with_clock(late(&clock, 100));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(40)));
+        .with_clock(late(&clock, 1_000));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
     let arr = arr.lock().unwrap().clone();
-    assert_eq!(arr.len(), 2_002);
+    assert_eq!(arr.len(), 12_002);
     check_throttle(&arr, &out);
 }
 
@@ -205,13 +205,13 @@ fn dense_pair_then_sparse_items_with_a_late_timer_throttle() {
 fn dense_pair_then_sparse_items_with_a_late_timer_keyed_throttle() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let (source, arr) = recorded(paced(&clock, dense_then_slow(2_000, 10), []));
+    let (source, arr) = recorded(paced(&clock, dense_then_slow(12_000, 10), []));
     let mut s = source
         .throttle_by(|_| 0u8, Duration::from_millis(1))
-        .with_clock(late(&clock, 100));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(40)));
+        .with_clock(late(&clock, 1_000));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
     let arr = arr.lock().unwrap().clone();
-    assert_eq!(arr.len(), 2_002);
+    assert_eq!(arr.len(), 12_002);
     check_throttle(&arr, &out);
 }
 
@@ -233,12 +233,12 @@ fn check_batches(arr: &[u64], batches: &[Vec<u64>]) {
 fn dense_pair_then_sparse_items_with_a_late_timer_batch() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let mut s = paced(&clock, dense_then_slow(2_000, 10), [])
+    let mut s = paced(&clock, dense_then_slow(12_000, 10), [])
         .batch(100_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 100));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(40)));
+        .with_clock(late(&clock, 1_000));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
     let arr = out.concat();
-    assert_eq!(arr.len(), 2_002);
+    assert_eq!(arr.len(), 12_002);
     check_batches(&arr, &out);
 }
 
@@ -248,13 +248,13 @@ fn dense_pair_then_sparse_items_with_a_late_timer_batch() {
 fn dense_pair_then_sparse_items_with_pauses_and_a_late_timer_batch() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let gaps = dense_then_slow(2_000, 10);
-    let mut s = paced(&clock, gaps, (5..2_002).step_by(5))
+    let gaps = dense_then_slow(12_000, 10);
+    let mut s = paced(&clock, gaps, (5..12_002).step_by(5))
         .batch(100_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 100));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(100)));
+        .with_clock(late(&clock, 1_000));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(400)));
     let arr = out.concat();
-    assert_eq!(arr.len(), 2_002);
+    assert_eq!(arr.len(), 12_002);
     check_batches(&arr, &out);
 }
 
@@ -264,14 +264,14 @@ fn dense_pair_then_sparse_items_with_pauses_and_a_late_timer_batch() {
 fn dense_pair_then_sparse_items_with_a_late_stamped_timer_debounce_max_wait() {
     let clock = ManualClock::new();
     let start = clock.now();
-    let (source, arr) = recorded(paced(&clock, dense_then_slow(2_000, 10), []));
+    let (source, arr) = recorded(paced(&clock, dense_then_slow(12_000, 10), []));
     let mut s = source
         .debounce(Duration::from_millis(1))
         .max_wait(Duration::from_millis(2))
-        .with_clock(stamped(&clock, 100));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(40)));
+        .with_clock(stamped(&clock, 1_000));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
     let arr = arr.lock().unwrap().clone();
-    assert_eq!(arr.len(), 2_002);
+    assert_eq!(arr.len(), 12_002);
     let index = |at: u64| arr.binary_search(&at).unwrap();
     assert!(out.len() >= 5, "{out:?}");
     assert_eq!(*out.last().unwrap(), *arr.last().unwrap());

@@ -9,13 +9,19 @@ use std::time::{Duration, Instant};
 use super::alarm::Alarm;
 use super::machine::checked_deadline;
 use super::run::NEVER;
-use super::BUDGET;
 use crate::clock::Clock;
 
 /// Items arrive densely when, between two readings, they came closer than this apart on
 /// average (or than the timer resolution, if that is finer). A reading (about 25 ns) is then
 /// worth saving; for items further apart it costs about 1% of their pace or less.
 const DENSE: Duration = Duration::from_micros(2);
+
+/// While a deadline is held, the clock is read at the first event after this many items came
+/// without a reading, even though the alarm watches: a timer can fire later than its
+/// resolution says (futures-timer's thread waiting for a core), and a source that turned from
+/// dense to slow is seen slow only by a reading. A reading costs about 25 ns; this many dense
+/// items, at least 10 times that on the fastest sources.
+const UNREAD: u64 = 4096;
 
 /// The clock, the alarm, and what they tell.
 pub(crate) struct Watch<C: Clock> {
@@ -119,7 +125,7 @@ impl<C: Clock> Watch<C> {
     }
 
     /// Whether the alarm watches a machine whose next deadline is `next`: the machine has no
-    /// horizon, or the alarm fires by it and has not fired, and fewer than [`BUDGET`] items
+    /// horizon, or the alarm fires by it and has not fired, and fewer than [`UNREAD`] items
     /// arrived since the latest reading (a timer may fire later than its resolution says).
     #[inline]
     pub(crate) fn watches(&self, next: Option<Instant>) -> bool {
@@ -132,10 +138,10 @@ impl<C: Clock> Watch<C> {
         }
     }
 
-    /// Fewer than [`BUDGET`] items arrived since the latest reading.
+    /// Fewer than [`UNREAD`] items arrived since the latest reading.
     #[inline]
     fn fresh(&self) -> bool {
-        self.taken < u64::from(BUDGET)
+        self.taken < UNREAD
     }
 
     /// Whether a machine whose next deadline is `next` has no horizon.
