@@ -288,12 +288,7 @@ fn a_timer_at_its_full_lag_keeps_a_throttle_window_exact() {
     let out = run(&mut s, &clock, start, Duration::from_millis(10));
     let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
     let arrivals = arrivals.lock().unwrap().clone();
-    let mut expected = vec![arrivals[0]];
-    for &at in &arrivals {
-        if at >= expected[expected.len() - 1] + 1_000 {
-            expected.push(at);
-        }
-    }
+    let expected = throttle_passes(&arrivals, 1_000);
     assert_eq!(passed, expected);
     assert!(expected.len() >= 3);
 }
@@ -312,16 +307,8 @@ fn a_timer_at_its_full_lag_keeps_a_max_wait_exact() {
     let out = run(&mut s, &clock, start, Duration::from_millis(20));
     let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
     let arrivals = arrivals.lock().unwrap().clone();
-    let mut expected = Vec::new();
-    let mut run_start = arrivals[0];
-    for pair in arrivals.windows(2) {
-        if pair[1] >= run_start + 2_000 {
-            expected.push(pair[0]);
-            run_start = pair[1];
-        }
-    }
     // The last run ends by its quiet period, after the source stops.
-    expected.push(arrivals[arrivals.len() - 1]);
+    let expected = max_wait_cuts(&arrivals, 2_000);
     assert_eq!(cut, expected);
     assert!(expected.len() >= 3);
 }
@@ -342,13 +329,7 @@ fn a_timer_later_than_its_resolution_delays_no_deadline_on_items_further_apart()
     let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
     let arrivals = batches.concat();
     assert_eq!(arrivals.len(), items as usize);
-    let mut expected: Vec<Vec<u64>> = Vec::new();
-    for &at in &arrivals {
-        match expected.last_mut() {
-            Some(batch) if at < batch[0] + 1_000 => batch.push(at),
-            _ => expected.push(vec![at]),
-        }
-    }
+    let expected = batches_by_time(&arrivals, 1_000);
     assert_eq!(batches, expected);
     assert!(expected.len() >= 5);
 
@@ -362,12 +343,7 @@ fn a_timer_later_than_its_resolution_delays_no_deadline_on_items_further_apart()
     let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
     let arrivals = arrivals.lock().unwrap().clone();
     assert_eq!(arrivals.len(), items as usize);
-    let mut expected = vec![arrivals[0]];
-    for &at in &arrivals {
-        if at >= expected[expected.len() - 1] + 1_000 {
-            expected.push(at);
-        }
-    }
+    let expected = throttle_passes(&arrivals, 1_000);
     assert_eq!(passed, expected);
     assert!(expected.len() >= 5);
 
@@ -381,16 +357,8 @@ fn a_timer_later_than_its_resolution_delays_no_deadline_on_items_further_apart()
     let out = run(&mut s, &clock, start, Duration::from_millis(20));
     let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
     let arrivals = arrivals.lock().unwrap().clone();
-    let mut expected = Vec::new();
-    let mut run_start = arrivals[0];
-    for pair in arrivals.windows(2) {
-        if pair[1] >= run_start + 2_000 {
-            expected.push(pair[0]);
-            run_start = pair[1];
-        }
-    }
     // The last run ends by its quiet period once the source stops: the timer fires by then.
-    expected.push(arrivals[arrivals.len() - 1]);
+    let expected = max_wait_cuts(&arrivals, 2_000);
     assert_eq!(cut, expected);
     assert!(expected.len() >= 2);
 }
@@ -471,4 +439,45 @@ fn a_timer_later_than_its_resolution_delays_a_deadline_by_at_most_4608_dense_ite
             );
         }
     }
+}
+
+/// A leading throttle's passes over `arrivals` (µs): the first, then each first item at or
+/// after the end of the window the previous pass opened.
+fn throttle_passes(arrivals: &[u64], period: u64) -> Vec<u64> {
+    let mut passed = vec![arrivals[0]];
+    for &at in arrivals {
+        if at >= passed[passed.len() - 1] + period {
+            passed.push(at);
+        }
+    }
+    passed
+}
+
+/// The batches of `arrivals` (µs) by time alone: each holds the items that arrived before its
+/// first item's arrival + `latency`.
+fn batches_by_time(arrivals: &[u64], latency: u64) -> Vec<Vec<u64>> {
+    let mut batches: Vec<Vec<u64>> = Vec::new();
+    for &at in arrivals {
+        match batches.last_mut() {
+            Some(batch) if at < batch[0] + latency => batch.push(at),
+            _ => batches.push(vec![at]),
+        }
+    }
+    batches
+}
+
+/// A trailing debounce's outputs over `arrivals` (µs) whose quiet period never ends between
+/// items: each run is cut by `max_wait` (its output is the item before the first one at or
+/// after the run's first + `max_wait`), and the last run's item leaves once the source stops.
+fn max_wait_cuts(arrivals: &[u64], max_wait: u64) -> Vec<u64> {
+    let mut cuts = Vec::new();
+    let mut run_start = arrivals[0];
+    for pair in arrivals.windows(2) {
+        if pair[1] >= run_start + max_wait {
+            cuts.push(pair[0]);
+            run_start = pair[1];
+        }
+    }
+    cuts.push(arrivals[arrivals.len() - 1]);
+    cuts
 }
