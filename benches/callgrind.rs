@@ -14,7 +14,8 @@
 //!
 //! Names: `ready_chunks`, `batch`, `ready_chunks_opaque`, `batch_opaque` (a source the
 //! optimizer cannot see through), `ready_chunks_bursty`, `batch_bursty`, `tokio_bursty`
-//! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`), `batch_bursty_manual` (on
+//! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`; `tokio_hot`: always ready),
+//! `batch_bursty_manual` (on
 //! `ManualClock`, whose time stands still under valgrind as natively the items come densely;
 //! so are `batch_manual`, `throttle_manual` and `debounce_bursty_manual`),
 //! `fold`, `debounce`, `filter`,
@@ -103,6 +104,18 @@ fn run(name: Option<&str>) -> usize {
                 .debounce(second)
                 .with_clock(ManualClock::new()),
         ),
+        Some("tokio_hot") => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a tokio runtime");
+            let _context = rt.enter();
+            drive(tokio_stream::StreamExt::chunks_timeout(
+                stream::iter(0..N),
+                100,
+                second,
+            ))
+        }
         Some("tokio_bursty") => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
