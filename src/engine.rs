@@ -7,9 +7,9 @@
 //! - *alarm*: the adapter's one timer ([`Alarm`](alarm::Alarm)); its firing raises a flag.
 //! - *horizon*: the earliest instant at which the machine needs to know the time: one timer
 //!   resolution before its next deadline (the alarm may fire that late); and while items
-//!   arrive *densely* (the last two readings taken for arriving items came within 2 µs, see
-//!   `watch.rs`), one timer resolution after the latest reading. A horizon already passed is
-//!   watched by readings, not by the alarm.
+//!   arrive *densely* (less than 2 µs apart on average between the latest two readings
+//!   after which items were counted, see `watch.rs`), one timer resolution after the latest
+//!   reading. A horizon already passed is watched by readings, not by the alarm.
 //! - *watched*: items arrive densely, fewer than 4096 items arrived since the latest reading
 //!   (`watch::UNREAD`), and the alarm is armed for the horizon or earlier and has not fired:
 //!   so an item that arrives now arrived before every deadline of the machine, if the timer
