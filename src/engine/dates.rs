@@ -28,7 +28,7 @@ impl<C: Clock, O> Engine<C, O> {
         let out = machine.on_item(item, &mut at);
         match (at.reading, at.close) {
             (Some(now), _) => {
-                self.watch.arrived(now);
+                self.watch.observe(now);
                 self.confirm(machine, now);
             }
             (None, Some(date)) => self.note_provisional(date),

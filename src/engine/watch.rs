@@ -129,13 +129,12 @@ impl<C: Clock> Watch<C> {
     /// arrived since the latest reading (a timer may fire later than its resolution says).
     #[inline]
     pub(crate) fn watches(&self, next: Option<Instant>) -> bool {
-        match next {
-            None if self.free => true,
-            None => self.bound.is_some() && self.fresh() && !self.fired(),
-            Some(next) => {
-                self.bound.is_some_and(|bound| bound <= next) && self.fresh() && !self.fired()
-            }
-        }
+        let by_bound = match next {
+            None if self.free => return true,
+            None => self.bound.is_some(),
+            Some(next) => self.bound.is_some_and(|bound| bound <= next),
+        };
+        by_bound && self.fresh() && !self.fired()
     }
 
     /// Fewer than [`UNREAD`] items arrived since the latest reading.
@@ -209,17 +208,6 @@ impl<C: Clock> Watch<C> {
         self.taken = 0;
     }
 
-    /// A reading `now` was taken for an arriving item.
-    pub(crate) fn arrived(&mut self, now: Instant) {
-        self.pace(now);
-        if now > self.now {
-            self.now = now;
-            self.update_times();
-        } else {
-            self.update_bound();
-        }
-    }
-
     /// An instant after every arrival seen with the alarm's flag down, given a reading `now`
     /// taken after them: the instant its firing was read at, if it has fired and that is
     /// known and earlier, else `now`.
@@ -230,12 +218,16 @@ impl<C: Clock> Watch<C> {
         }
     }
 
-    /// A reading `now` was taken, not for an arrival, and leaving a firing of the alarm to be
-    /// acted on.
+    /// A reading `now` was taken by the machine (for an arriving item) or as a call ends,
+    /// leaving a firing of the alarm to be acted on.
     pub(crate) fn observe(&mut self, now: Instant) {
         self.pace(now);
-        self.now = self.now.max(now);
-        self.update_times();
+        if now > self.now {
+            self.now = now;
+            self.update_times();
+        } else {
+            self.update_bound();
+        }
     }
 
     /// Reads the clock. A firing of the alarm is taken as acted on; its instant is trusted
