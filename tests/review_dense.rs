@@ -600,51 +600,11 @@ fn flipping_pace_fresh_wakers_debounce_exact() {
 
 // ---------------------------------------------------------------------------------------
 // A clock of resolution `res` whose timers fire `delay` after their instant (within the
-// resolution: the contract's "timer's precision"), with or without a reader.
+// resolution: the contract's "timer's precision"): `support::late::Res`.
 
-#[derive(Clone, Debug)]
-struct Res {
-    clock: ManualClock,
-    res: Option<Duration>,
-    delay: Duration,
-    /// The clock has a reader (see `support::late::read_shared`).
-    reader: bool,
-}
-
-struct ResTimer(ManualTimer, Duration);
-
-impl Clock for Res {
-    type Timer = ResTimer;
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-    fn timer(&self, deadline: Instant) -> ResTimer {
-        ResTimer(self.clock.timer(deadline + self.delay), self.delay)
-    }
-    fn timer_resolution(&self) -> Option<Duration> {
-        self.res
-    }
-    fn reader(&self) -> Option<fn() -> Instant> {
-        self.reader.then_some(read_shared as fn() -> Instant)
-    }
-}
-
-impl Timer for ResTimer {
-    fn reset(&mut self, deadline: Instant) {
-        self.0.reset(deadline + self.1);
-    }
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll_fired(cx)
-    }
-}
-
+/// A [`Res`] clock without a reader, its resolution and delay in µs.
 fn res(clock: &ManualClock, res_us: u64, delay_us: u64) -> Res {
-    Res {
-        clock: clock.clone(),
-        res: Some(us(res_us)),
-        delay: us(delay_us),
-        reader: false,
-    }
+    res_clock(clock, res_us * 1_000, delay_us * 1_000)
 }
 
 /// A resolution (1, 2, 3 or 100 µs) and a delay within it.
@@ -1339,10 +1299,8 @@ fn flipping_pace_reader_clock_batch_never_early() {
         let (res_us, delay) = pick_res(&mut r);
         let plan = flipping_plan(&mut r, 40);
         let clock = ManualClock::new();
-        let _ = stamped(&clock, 0); // sets the clock `read_shared` reads
         let start = clock.now();
-        let mut c = res(&clock, res_us, delay);
-        c.reader = true;
+        let c = res_reader_clock(&clock, res_us * 1_000, delay * 1_000);
         let mut s = scheduled(&clock, plan.clone(), false)
             .batch(max, us(lat))
             .with_reasons()

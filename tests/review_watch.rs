@@ -17,76 +17,11 @@ use std::time::{Duration, Instant};
 
 use futures::stream::Stream;
 use streamz::{Clock, Edge, FlushReason, ManualClock, ManualTimer, StreamzExt, Timer};
+use support::late::{res_clock, res_reader_clock, Res};
 use support::XorShift;
 
-// ---------------------------------------------------------------------------------------
-// A clock of resolution `res` whose timers fire `delay` after their instant.
-
-#[derive(Clone, Debug)]
-struct Res {
-    clock: ManualClock,
-    res: Option<Duration>,
-    delay: Duration,
-    reader: bool,
-}
-
-thread_local! {
-    static READ: std::cell::RefCell<Option<ManualClock>> = const { std::cell::RefCell::new(None) };
-}
-
-fn read_shared() -> Instant {
-    READ.with(|c| c.borrow().as_ref().expect("a shared clock").now())
-}
-
-struct ResTimer(ManualTimer, Duration);
-
-impl Clock for Res {
-    type Timer = ResTimer;
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-    fn timer(&self, deadline: Instant) -> ResTimer {
-        ResTimer(
-            self.clock
-                .timer(deadline.checked_add(self.delay).unwrap_or(deadline)),
-            self.delay,
-        )
-    }
-    fn timer_resolution(&self) -> Option<Duration> {
-        self.res
-    }
-    fn reader(&self) -> Option<fn() -> Instant> {
-        self.reader.then_some(read_shared as fn() -> Instant)
-    }
-}
-
-impl Timer for ResTimer {
-    fn reset(&mut self, deadline: Instant) {
-        self.0
-            .reset(deadline.checked_add(self.1).unwrap_or(deadline));
-    }
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll_fired(cx)
-    }
-}
-
-fn res_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
-    Res {
-        clock: clock.clone(),
-        res: Some(Duration::from_nanos(res_ns)),
-        delay: Duration::from_nanos(delay_ns),
-        reader: false,
-    }
-}
-
-/// [`res_clock`], with a reader (as `SystemClock` has): the timer's firing reads the time.
-fn res_reader_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
-    READ.with(|c| *c.borrow_mut() = Some(clock.clone()));
-    Res {
-        reader: true,
-        ..res_clock(clock, res_ns, delay_ns)
-    }
-}
+// A clock of resolution `res` whose timers fire `delay` after their instant:
+// `support::late::{res_clock, res_reader_clock}`.
 
 // ---------------------------------------------------------------------------------------
 // A source: each step pauses `pause` ns (on a timer of its own: it is woken by the clock),

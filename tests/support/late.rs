@@ -329,6 +329,73 @@ pub fn stamped(clock: &ManualClock, ms: u64) -> Stamped {
     Stamped(late(clock, ms))
 }
 
+/// `ManualClock`, whose timers say they fire within a resolution `res` and fire `delay` after
+/// their instant (within the resolution: the contract's "timer's precision", or beyond it);
+/// with or without a reader ([`read_shared`]).
+#[derive(Clone, Debug)]
+pub struct Res {
+    clock: ManualClock,
+    res: Option<Duration>,
+    delay: Duration,
+    reader: bool,
+}
+
+pub struct ResTimer(ManualTimer, Duration);
+
+impl Clock for Res {
+    type Timer = ResTimer;
+
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> ResTimer {
+        ResTimer(
+            self.clock
+                .timer(deadline.checked_add(self.delay).unwrap_or(deadline)),
+            self.delay,
+        )
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        self.res
+    }
+
+    fn reader(&self) -> Option<fn() -> Instant> {
+        self.reader.then_some(read_shared as fn() -> Instant)
+    }
+}
+
+impl Timer for ResTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0
+            .reset(deadline.checked_add(self.1).unwrap_or(deadline));
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll_fired(cx)
+    }
+}
+
+/// A [`Res`] clock on `clock`, without a reader; resolution and delay in nanoseconds.
+pub fn res_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
+    Res {
+        clock: clock.clone(),
+        res: Some(Duration::from_nanos(res_ns)),
+        delay: Duration::from_nanos(delay_ns),
+        reader: false,
+    }
+}
+
+/// [`res_clock`], with a reader (as `SystemClock` has): the timer's firing reads the time.
+pub fn res_reader_clock(clock: &ManualClock, res_ns: u64, delay_ns: u64) -> Res {
+    SHARED.with(|c| *c.borrow_mut() = Some(clock.clone()));
+    Res {
+        reader: true,
+        ..res_clock(clock, res_ns, delay_ns)
+    }
+}
+
 /// `source`, with the list of the items it gave, in order (for a model to replay).
 pub fn recorded<S: Stream<Item = u64> + Unpin>(
     source: S,
