@@ -563,15 +563,55 @@ fn flipping_pace_fresh_wakers_throttle_exact() {
     }
 }
 
-#[test]
-fn flipping_pace_fresh_wakers_debounce_exact() {
-    for seed in 1..=SEEDS {
-        let mut r = support::XorShift(seed * 15_485_863);
+/// A debounce drawn for a case: its quiet period and `max_wait` (µs) and its edge.
+struct Debounced {
+    quiet: u64,
+    max_wait: Option<u64>,
+    edge: Edge,
+}
+
+impl Debounced {
+    fn pick(r: &mut support::XorShift) -> Debounced {
         let quiet = r.pick(&[50, 100, 300, 1000]);
         let max_wait = r
             .pick(&[None, Some(1), Some(2), Some(4)])
             .map(|k| quiet * k);
         let edge = r.pick(&[Edge::Leading, Edge::Trailing, Edge::Both]);
+        Debounced {
+            quiet,
+            max_wait,
+            edge,
+        }
+    }
+}
+
+/// The debounce model for a case of quiet period `quiet` and `max_wait` (µs, which the
+/// models count as their time unit).
+fn debounce_model(
+    sched: &[(u64, models::Ev)],
+    busy: &[u64],
+    quiet: u64,
+    edge: Edge,
+    max_wait: Option<u64>,
+) -> Vec<Out<u32>> {
+    models::debounce_busy(
+        sched,
+        busy,
+        Duration::from_millis(quiet),
+        edge,
+        max_wait.map(Duration::from_millis),
+    )
+}
+
+#[test]
+fn flipping_pace_fresh_wakers_debounce_exact() {
+    for seed in 1..=SEEDS {
+        let mut r = support::XorShift(seed * 15_485_863);
+        let Debounced {
+            quiet,
+            max_wait,
+            edge,
+        } = Debounced::pick(&mut r);
         let ends = r.below(2) == 0;
         check_exact(
             seed,
@@ -585,15 +625,7 @@ fn flipping_pace_fresh_wakers_debounce_exact() {
                 };
                 d.with_clock(clock.clone())
             },
-            |sched, busy| {
-                models::debounce_busy(
-                    sched,
-                    busy,
-                    Duration::from_millis(quiet),
-                    edge,
-                    max_wait.map(Duration::from_millis),
-                )
-            },
+            |sched, busy| debounce_model(sched, busy, quiet, edge, max_wait),
         );
     }
 }
@@ -706,11 +738,11 @@ fn flipping_pace_resolution_clock_leading_throttle_content() {
 fn flipping_pace_resolution_clock_debounce_content() {
     for seed in 1..=SEEDS {
         let mut r = support::XorShift(seed * 15_485_863 + 1);
-        let quiet = r.pick(&[50, 100, 300, 1000]);
-        let max_wait = r
-            .pick(&[None, Some(1), Some(2), Some(4)])
-            .map(|k| quiet * k);
-        let edge = r.pick(&[Edge::Leading, Edge::Trailing, Edge::Both]);
+        let Debounced {
+            quiet,
+            max_wait,
+            edge,
+        } = Debounced::pick(&mut r);
         let ends = r.below(2) == 0;
         let rd = pick_res(&mut r);
         check_content(
@@ -726,15 +758,7 @@ fn flipping_pace_resolution_clock_debounce_content() {
                 };
                 d.with_clock(c)
             },
-            |sched, busy| {
-                models::debounce_busy(
-                    sched,
-                    busy,
-                    Duration::from_millis(quiet),
-                    edge,
-                    max_wait.map(Duration::from_millis),
-                )
-            },
+            |sched, busy| debounce_model(sched, busy, quiet, edge, max_wait),
         );
     }
 }
@@ -955,15 +979,7 @@ fn flipping_pace_fresh_wakers_try_forms_exact() {
                         };
                         s.with_clock(clock.clone())
                     },
-                    |sched, busy| {
-                        models::debounce_busy(
-                            sched,
-                            busy,
-                            Duration::from_millis(d),
-                            edge,
-                            max_wait.map(Duration::from_millis),
-                        )
-                    },
+                    |sched, busy| debounce_model(sched, busy, d, edge, max_wait),
                 );
             }
         }
