@@ -187,14 +187,16 @@ fn check_throttle(arr: &[u64], passed: &[u64]) {
     }
 }
 
-#[test]
-fn dense_pair_then_sparse_items_with_a_late_timer_throttle() {
+/// Runs a throttle made by `make` over the dense pair and 12,000 items 10 µs apart, with a
+/// timer that fires nothing for 1 s, and checks its passes.
+fn check_late_throttle<A>(make: impl FnOnce(Pin<Box<dyn Stream<Item = u64>>>, Late) -> A)
+where
+    A: Stream<Item = u64> + Unpin,
+{
     let clock = ManualClock::new();
     let start = clock.now();
     let (source, arr) = recorded(paced(&clock, dense_then_slow(12_000, 10), []));
-    let mut s = source
-        .throttle(Duration::from_millis(1))
-        .with_clock(late(&clock, 1_000));
+    let mut s = make(Box::pin(source), late(&clock, 1_000));
     let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
     let arr = arr.lock().unwrap().clone();
     assert_eq!(arr.len(), 12_002);
@@ -202,17 +204,19 @@ fn dense_pair_then_sparse_items_with_a_late_timer_throttle() {
 }
 
 #[test]
+fn dense_pair_then_sparse_items_with_a_late_timer_throttle() {
+    check_late_throttle(|source, clock| {
+        source.throttle(Duration::from_millis(1)).with_clock(clock)
+    });
+}
+
+#[test]
 fn dense_pair_then_sparse_items_with_a_late_timer_keyed_throttle() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, arr) = recorded(paced(&clock, dense_then_slow(12_000, 10), []));
-    let mut s = source
-        .throttle_by(|_| 0u8, Duration::from_millis(1))
-        .with_clock(late(&clock, 1_000));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
-    let arr = arr.lock().unwrap().clone();
-    assert_eq!(arr.len(), 12_002);
-    check_throttle(&arr, &out);
+    check_late_throttle(|source, clock| {
+        source
+            .throttle_by(|_| 0u8, Duration::from_millis(1))
+            .with_clock(clock)
+    });
 }
 
 fn check_batches(arr: &[u64], batches: &[Vec<u64>]) {
@@ -229,33 +233,31 @@ fn check_batches(arr: &[u64], batches: &[Vec<u64>]) {
     }
 }
 
-#[test]
-fn dense_pair_then_sparse_items_with_a_late_timer_batch() {
+/// Runs `batch(100_000, 1ms)` over the dense pair and 12,000 items 10 µs apart, returning
+/// `Pending` once before each item in `pauses`, with a timer that fires nothing for 1 s, until
+/// `until` ms; checks its batches.
+fn check_late_batch(pauses: impl IntoIterator<Item = usize>, until: u64) {
     let clock = ManualClock::new();
     let start = clock.now();
-    let mut s = paced(&clock, dense_then_slow(12_000, 10), [])
+    let mut s = paced(&clock, dense_then_slow(12_000, 10), pauses)
         .batch(100_000, Duration::from_millis(1))
         .with_clock(late(&clock, 1_000));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(150)));
+    let out = items(run(&mut s, &clock, start, Duration::from_millis(until)));
     let arr = out.concat();
     assert_eq!(arr.len(), 12_002);
     check_batches(&arr, &out);
+}
+
+#[test]
+fn dense_pair_then_sparse_items_with_a_late_timer_batch() {
+    check_late_batch([], 150);
 }
 
 /// As above, with a pause after every 5 items: each call ends with the timer armed and
 /// watching, so no call takes a budget; the reading comes at a pause.
 #[test]
 fn dense_pair_then_sparse_items_with_pauses_and_a_late_timer_batch() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let gaps = dense_then_slow(12_000, 10);
-    let mut s = paced(&clock, gaps, (5..12_002).step_by(5))
-        .batch(100_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 1_000));
-    let out = items(run(&mut s, &clock, start, Duration::from_millis(400)));
-    let arr = out.concat();
-    assert_eq!(arr.len(), 12_002);
-    check_batches(&arr, &out);
+    check_late_batch((5..12_002).step_by(5), 400);
 }
 
 /// A debounce with `max_wait` on a clock with a reader (the alarm dates dense items, so no
