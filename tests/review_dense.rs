@@ -142,16 +142,17 @@ fn dense_then_slow(n: usize, gap: u64) -> Vec<u64> {
 // A source that turns from dense to sparse while the timer fires nothing for a long while
 // (later than its resolution, as a timer thread waiting for a core). Without a reading, the
 // adapter cannot see the pace change: it takes the items on the timer's word until it reads
-// the clock, which it does at the first event (or call) after 4096 items arrived since its
-// latest reading (a run takes at most 512 more), at the latest. That reading shows the items sparse; from then on each gets a reading of its own,
+// the clock, which it does once 4096 items arrived since its latest reading, at the latest
+// (sooner as the timer's latest instant nears, by the items' pace before the change). That
+// reading shows the items sparse; from then on each gets a reading of its own,
 // and every deadline acts at its exact item. (Found by this review: `dense` used to change
 // only at readings taken for arrivals, so it stayed set after the pace changed, and every
 // later deadline waited for the timer.)
 
 /// Items arriving while the adapter may still take the source to be dense: the first two,
-/// then 4096 items and a run.
+/// then 4096 items.
 const SETTLED: usize = 2 + BUDGET;
-const BUDGET: usize = 4096 + 512;
+const BUDGET: usize = 4096;
 
 /// Checks an adapter's choices (`got`, an index into the arrivals) against the exact ones
 /// (`due`), for a choice made from a state set at index `from`: exact once the adapter has

@@ -106,14 +106,19 @@ impl<C: Clock, O> Engine<C, O> {
         // (the alarm is tight), and watches the alarm even if it has no deadline yet: the
         // tight alarm fires before any deadline set from `latest` (a batch the run opens).
         let dates = machine.dates_run();
-        let flag = if dates && self.watch.unbounded(next) {
+        let unbounded = self.watch.unbounded(next);
+        let flag = if dates && unbounded {
             self.watch.tight_flag()
         } else {
             let dated = !dates || self.watch.tight();
             self.watch.run_flag(next).filter(|_| dated)
         };
         let run = flag.map(|fired| {
-            let room = machine.room(self.watch.latest).min(*left as usize) as u32;
+            let mut room = machine.room(self.watch.latest).min(*left as usize) as u32;
+            if !unbounded {
+                // The run ends where the clock is to be read again.
+                room = room.min(self.watch.room());
+            }
             (fired, room)
         });
         match run {

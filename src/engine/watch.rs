@@ -16,11 +16,12 @@ use crate::clock::Clock;
 /// worth saving; for items further apart it costs about 1% of their pace or less.
 const DENSE: Duration = Duration::from_micros(2);
 
-/// While a deadline is held, the clock is read at the first event after this many items came
-/// without a reading, even though the alarm watches: a timer can fire later than its
-/// resolution says (futures-timer's thread waiting for a core), and a source that turned from
-/// dense to slow is seen slow only by a reading. A reading costs about 25 ns; this many dense
-/// items, at least 10 times that on the fastest sources.
+/// While a deadline is held, the clock is read once this many items came without a reading,
+/// even though the alarm watches: a timer can fire later than its resolution says
+/// (futures-timer's thread waiting for a core), and a source that turned from dense to slow
+/// is seen slow only by a reading. A reading costs about 25 ns; this many dense items, at
+/// least 10 times that on the fastest sources. (Fewer, as the alarm's latest instant nears:
+/// see [`Watch::unread`].)
 const UNREAD: u64 = 4096;
 
 /// The clock, the alarm, and what they tell.
@@ -54,6 +55,11 @@ pub(crate) struct Watch<C: Clock> {
     pub(crate) dense: bool,
     paced_at: Option<Instant>,
     taken: u64,
+    /// The time between two items by the latest pace measured, in nanoseconds (0: unknown).
+    per_item: u64,
+    /// How many items may arrive before the next reading while the alarm watches (counted
+    /// in `taken`): see [`unread`](Watch::unread).
+    unread: u64,
     /// The machine's horizon is its next deadline (items do not arrive densely, or there is
     /// no resolution): kept with `bound` as `now`, `armed` or `dense` change.
     free: bool,
@@ -84,6 +90,8 @@ impl<C: Clock> Watch<C> {
             dense: false,
             paced_at: None,
             taken: 0,
+            per_item: 0,
+            unread: UNREAD,
             free: true,
             bound: None,
         };
@@ -137,10 +145,18 @@ impl<C: Clock> Watch<C> {
         by_bound && self.fresh() && !self.fired()
     }
 
-    /// Fewer than [`UNREAD`] items arrived since the latest reading.
+    /// Fewer items arrived since the latest reading than may arrive without one.
     #[inline]
     fn fresh(&self) -> bool {
-        self.taken < UNREAD
+        self.taken < self.unread
+    }
+
+    /// How many more items a run may take before the clock is read again (if it is read
+    /// only because the alarm watches).
+    #[inline]
+    pub(crate) fn room(&self) -> u32 {
+        // At most `UNREAD`.
+        self.unread.saturating_sub(self.taken) as u32
     }
 
     /// Whether a machine whose next deadline is `next` has no horizon.
@@ -200,9 +216,15 @@ impl<C: Clock> Watch<C> {
         if let Some(r) = self.resolution {
             let items = u32::try_from(self.taken).unwrap_or(u32::MAX);
             let dense = r.min(DENSE).saturating_mul(items);
-            self.dense = self
+            let since = self
                 .paced_at
-                .is_some_and(|last| now.saturating_duration_since(last) < dense);
+                .map(|last| now.saturating_duration_since(last));
+            self.dense = since.is_some_and(|since| since < dense);
+            // (Used only while items arrive densely.)
+            self.per_item = match since {
+                Some(since) if self.dense => nanos(since) / self.taken,
+                _ => 0,
+            };
         }
         self.paced_at = Some(now);
         self.taken = 0;
@@ -264,7 +286,23 @@ impl<C: Clock> Watch<C> {
         self.update_bound();
     }
 
-    /// Sets `free` and `bound` after `dense` or the times changed.
+    /// Sets how many items may arrive before the clock is read again, though the alarm
+    /// watches: at most [`UNREAD`], and, at the items' latest pace, three quarters of those
+    /// that arrive before `until`. So on a source of steady pace the readings close in on
+    /// `until` and the item that reaches it gets one, even if the timer fires late; a
+    /// source that slows down is caught by the timer.
+    fn unread(&mut self, until: Option<Instant>) {
+        self.unread = match until {
+            Some(until) if self.per_item > 0 => {
+                let left = nanos(until.saturating_duration_since(self.now));
+                let before = left.saturating_sub(1) / self.per_item;
+                (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
+            }
+            _ => UNREAD,
+        };
+    }
+
+    /// Sets `free`, `bound` and `unread` after `dense` or the times changed.
     fn update_bound(&mut self) {
         self.free = !self.dense || self.tick_fires.is_none();
         self.bound = self.fires.filter(|&fires| {
@@ -272,11 +310,16 @@ impl<C: Clock> Watch<C> {
                 && self.resolution.is_some()
                 && self.tick_fires.is_some_and(|tick| fires <= tick)
         });
+        self.unread(self.bound);
     }
 
     /// Arms the alarm for the horizon of a machine whose next deadline is `next`, unless it is
     /// armed for that or earlier.
     pub(crate) fn watch(&mut self, next: Option<Instant>) {
+        if self.overdue {
+            // The alarm is late: readings close in on the horizon instead.
+            self.unread(self.horizon(next));
+        }
         if let Some(horizon) = self.horizon(next).filter(|_| self.resolution.is_some()) {
             if !self.fires.is_some_and(|fires| fires <= horizon) {
                 // A horizon less than one `lag` away is watched by readings.
@@ -331,4 +374,9 @@ impl<C: Clock> Watch<C> {
             None => Poll::Pending,
         }
     }
+}
+
+/// `d` in nanoseconds, at most `u64::MAX` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
