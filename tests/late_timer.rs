@@ -319,48 +319,9 @@ fn a_timer_at_its_full_lag_keeps_a_max_wait_exact() {
 /// the first item that arrives at or after it. The three adapters, against their exact models.
 #[test]
 fn a_timer_later_than_its_resolution_delays_no_deadline_on_items_further_apart() {
-    let items = 200; // 6 ms of items and pauses, all before the timer can fire
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let mut s = paced(&clock, items)
-        .batch(100_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 8));
-    let out = run(&mut s, &clock, start, Duration::from_millis(20));
-    let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
-    let arrivals = batches.concat();
-    assert_eq!(arrivals.len(), items as usize);
-    let expected = batches_by_time(&arrivals, 1_000);
-    assert_eq!(batches, expected);
-    assert!(expected.len() >= 5);
-
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, arrivals) = recorded(paced(&clock, items));
-    let mut s = source
-        .throttle(Duration::from_millis(1))
-        .with_clock(late(&clock, 8));
-    let out = run(&mut s, &clock, start, Duration::from_millis(20));
-    let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
-    let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), items as usize);
-    let expected = throttle_passes(&arrivals, 1_000);
-    assert_eq!(passed, expected);
-    assert!(expected.len() >= 5);
-
-    let clock = ManualClock::new();
-    let start = clock.now();
-    let (source, arrivals) = recorded(paced(&clock, items));
-    let mut s = source
-        .debounce(Duration::from_millis(1))
-        .max_wait(Duration::from_millis(2))
-        .with_clock(late(&clock, 8));
-    let out = run(&mut s, &clock, start, Duration::from_millis(20));
-    let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
-    let arrivals = arrivals.lock().unwrap().clone();
-    // The last run ends by its quiet period once the source stops: the timer fires by then.
-    let expected = max_wait_cuts(&arrivals, 2_000);
-    assert_eq!(cut, expected);
-    assert!(expected.len() >= 2);
+    // 6 ms of items and pauses, all before the timer can fire.
+    let (batches, passes, cuts) = exact_with_a_dead_timer(|clock| paced(clock, 200), 200, 8, 20);
+    assert!(batches >= 5 && passes >= 5 && cuts >= 2);
 }
 
 /// `n` items, each produced in 10 µs of virtual time, with a `Pending` (after waking the task)
@@ -448,48 +409,64 @@ fn a_timer_later_than_its_resolution_delays_a_deadline_by_at_most_4096_dense_ite
 /// exact models. (It would wait for the 4096th unread item otherwise.)
 #[test]
 fn a_timer_later_than_its_resolution_delays_no_deadline_on_dense_items_of_a_steady_pace() {
-    let items = 30_000;
+    let (batches, passes, cuts) =
+        exact_with_a_dead_timer(|clock| dense(clock, 30_000), 30_000, 50, 60);
+    assert!(batches >= 25 && passes >= 25 && cuts >= 12);
+}
+
+/// Runs `batch(100_000, 1ms)`, `throttle(1ms)` and `debounce(1ms).max_wait(2ms)` over
+/// `source` (`items` items, each its arrival in µs) until `until` ms, with a timer that fires
+/// nothing before `dead` ms: each must match its exact model. Returns how many batches,
+/// passes and cuts the models hold.
+fn exact_with_a_dead_timer<S: Stream<Item = u64> + Unpin>(
+    source: impl Fn(&ManualClock) -> S,
+    items: usize,
+    dead: u64,
+    until: u64,
+) -> (usize, usize, usize) {
+    let until = Duration::from_millis(until);
     let clock = ManualClock::new();
     let start = clock.now();
-    let mut s = dense(&clock, items)
+    let mut s = source(&clock)
         .batch(100_000, Duration::from_millis(1))
-        .with_clock(late(&clock, 50));
-    let out = run(&mut s, &clock, start, Duration::from_millis(60));
+        .with_clock(late(&clock, dead));
+    let out = run(&mut s, &clock, start, until);
     let batches: Vec<Vec<u64>> = out.into_iter().map(|(_, batch)| batch).collect();
-    let arrivals = batches.concat();
-    assert_eq!(arrivals.len(), items as usize);
-    let expected = batches_by_time(&arrivals, 1_000);
+    assert_eq!(batches.concat().len(), items);
+    let expected = batches_by_time(&batches.concat(), 1_000);
     let firsts = |batches: &[Vec<u64>]| batches.iter().map(|b| b[0]).collect::<Vec<_>>();
-    assert_eq!(firsts(&batches), firsts(&expected));
-    assert!(expected.len() >= 25);
+    assert!(
+        batches == expected,
+        "batches opened at {:?}, expected at {:?}",
+        firsts(&batches),
+        firsts(&expected)
+    );
 
     let clock = ManualClock::new();
     let start = clock.now();
-    let (source, arrivals) = recorded(dense(&clock, items));
-    let mut s = source
+    let (source_, arrivals) = recorded(source(&clock));
+    let mut s = source_
         .throttle(Duration::from_millis(1))
-        .with_clock(late(&clock, 50));
-    let out = run(&mut s, &clock, start, Duration::from_millis(60));
+        .with_clock(late(&clock, dead));
+    let out = run(&mut s, &clock, start, until);
     let passed: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
-    let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), items as usize);
-    let expected = throttle_passes(&arrivals, 1_000);
-    assert_eq!(passed, expected);
-    assert!(expected.len() >= 25);
+    assert_eq!(arrivals.lock().unwrap().len(), items);
+    let passes = throttle_passes(&arrivals.lock().unwrap(), 1_000);
+    assert_eq!(passed, passes);
 
     let clock = ManualClock::new();
     let start = clock.now();
-    let (source, arrivals) = recorded(dense(&clock, items));
-    let mut s = source
+    let (source_, arrivals) = recorded(source(&clock));
+    let mut s = source_
         .debounce(Duration::from_millis(1))
         .max_wait(Duration::from_millis(2))
-        .with_clock(late(&clock, 50));
-    let out = run(&mut s, &clock, start, Duration::from_millis(60));
+        .with_clock(late(&clock, dead));
+    let out = run(&mut s, &clock, start, until);
     let cut: Vec<u64> = out.into_iter().map(|(_, item)| item).collect();
-    let arrivals = arrivals.lock().unwrap().clone();
-    let expected = max_wait_cuts(&arrivals, 2_000);
-    assert_eq!(cut, expected);
-    assert!(expected.len() >= 12);
+    // The last run ends by its quiet period once the source stops: the timer fires by then.
+    let cuts = max_wait_cuts(&arrivals.lock().unwrap(), 2_000);
+    assert_eq!(cut, cuts);
+    (expected.len(), passes.len(), cuts.len())
 }
 
 /// A leading throttle's passes over `arrivals` (µs): the first, then each first item at or
