@@ -414,6 +414,27 @@ fn a_timer_later_than_its_resolution_delays_no_deadline_on_dense_items_of_a_stea
     assert!(batches >= 25 && passes >= 25 && cuts >= 12);
 }
 
+/// Items exactly 2 µs apart are not dense (the pace must be under 2 µs per item): each gets a
+/// reading, so a source that then slows down to 300 µs items is seen slow at its first slow
+/// item, even with a timer that fires nothing before 50 ms. Taken as dense, they would be read
+/// every 75 items or so (three quarters of the 0.2 ms of items the timer covers), and the
+/// change comes between two such readings: the next would wait up to 75 slow items.
+#[test]
+fn items_2_us_apart_get_readings_of_their_own() {
+    let source = |clock: &ManualClock| {
+        let clock = clock.clone();
+        let start = clock.now();
+        futures::stream::iter(0..3_137u32)
+            .map(move |i| {
+                clock.advance(Duration::from_micros(if i < 3_037 { 2 } else { 300 }));
+                (clock.now() - start).as_micros() as u64
+            })
+            .chain(futures::stream::pending())
+    };
+    let (batches, passes, cuts) = exact_with_a_dead_timer(source, 3_137, 50, 60);
+    assert!(batches >= 30 && passes >= 30 && cuts >= 15);
+}
+
 /// Runs `batch(100_000, 1ms)`, `throttle(1ms)` and `debounce(1ms).max_wait(2ms)` over
 /// `source` (`items` items, each its arrival in µs) until `until` ms, with a timer that fires
 /// nothing before `dead` ms: each must match its exact model. Returns how many batches,
