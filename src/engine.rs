@@ -10,15 +10,15 @@
 //!   arrive *densely* (less than 2 µs apart on average between the latest two readings
 //!   after which items were counted, see `watch.rs`), one timer resolution after the latest
 //!   reading. A horizon already passed is watched by readings, not by the alarm.
-//! - *watched*: items arrive densely, fewer items arrived since the latest reading than may
-//!   arrive unread (at most 4096, and fewer as the alarm's latest instant nears: three
-//!   quarters of those the latest pace puts before it; `Watch::unread`), and the alarm is
-//!   armed for the horizon or earlier and has not fired: so an item that arrives now arrived
-//!   before every deadline of the machine, if the timer keeps its resolution. (Items further
-//!   apart each get a reading, so a timer that fires later than its resolution delays no
-//!   deadline on them; on dense items of a steady pace, the readings close in on the alarm's
-//!   latest instant, so it delays none either; on dense items that slow down, it delays one by
-//!   at most 4096 items.)
+//! - *watched*: items arrive densely, fewer items (or errors) arrived since the latest
+//!   reading than may arrive unread, and the alarm is armed for the horizon or earlier and has
+//!   not fired: so an item that arrives now arrived before every deadline of the machine, if
+//!   the timer keeps its resolution. At most 4096 may arrive unread; at the items' pace
+//!   (measured over 64 or more), three quarters of those due before the machine's next
+//!   deadline; none within 16 items of it (`Watch::unread`). (Items further apart each get a
+//!   reading, so a timer that fires later than its resolution delays no deadline on them; on
+//!   dense items of a steady pace, the readings close in on the deadline, so it delays none
+//!   either; on dense items that slow down, it delays one by at most 4096 items.)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.
@@ -247,7 +247,7 @@ impl<C: Clock, O> Engine<C, O> {
             let next = machine.next_deadline();
             let event = self.next_event(stream.as_mut(), machine, cx, &split, next, &mut left);
             if let Some(event) = event {
-                if matches!(event, Event::Item(_)) {
+                if matches!(event, Event::Item(_) | Event::Error(_)) {
                     self.watch.took(1);
                 }
                 // Time order: the deadlines the event reached come first. At a pause, dates the

@@ -24,6 +24,14 @@ const DENSE: Duration = Duration::from_micros(2);
 /// see [`Watch::unread`].)
 const UNREAD: u64 = 4096;
 
+/// The pace of dense items is measured over at least this many (see [`Watch::unread`]).
+const SPAN: u64 = 64;
+
+/// Within this many items (at their pace) of the machine's next deadline, each gets a reading
+/// while the timer has not fired: items that come in bursts cover the last few in more or
+/// less time than their pace says.
+const CLOSE: u64 = 16;
+
 /// The clock, the alarm, and what they tell.
 pub(crate) struct Watch<C: Clock> {
     pub(crate) clock: C,
@@ -55,8 +63,16 @@ pub(crate) struct Watch<C: Clock> {
     pub(crate) dense: bool,
     paced_at: Option<Instant>,
     taken: u64,
-    /// The time between two items by the latest pace measured, in nanoseconds (0: unknown).
-    per_item: u64,
+    /// The pace of dense items, as so many items in so many nanoseconds, measured over at
+    /// least [`SPAN`] of them (`None`: not yet), and the span being measured: the reading it
+    /// began at and the items counted since.
+    pace: Option<(u64, u64)>,
+    span_from: Option<Instant>,
+    span_items: u64,
+    /// From the latest reading and the pace, the instant from which a deadline is further
+    /// than [`UNREAD`] items and a few: `None` while the pace is unknown, or no time passed
+    /// over its span (time stands still).
+    far: Option<Instant>,
     /// How many items may arrive before the next reading while the alarm watches (counted
     /// in `taken`): see [`unread`](Watch::unread).
     unread: u64,
@@ -90,7 +106,10 @@ impl<C: Clock> Watch<C> {
             dense: false,
             paced_at: None,
             taken: 0,
-            per_item: 0,
+            pace: None,
+            span_from: None,
+            span_items: 0,
+            far: None,
             unread: UNREAD,
             free: true,
             bound: None,
@@ -220,11 +239,27 @@ impl<C: Clock> Watch<C> {
                 .paced_at
                 .map(|last| now.saturating_duration_since(last));
             self.dense = since.is_some_and(|since| since < dense);
-            // (Used only while items arrive densely.)
-            self.per_item = match since {
-                Some(since) if self.dense => nanos(since) / self.taken,
-                _ => 0,
-            };
+            // The pace, over enough items that it is their average, not that of the latest
+            // few (near a deadline, readings may be an item apart; items may come in bursts):
+            // over a span of readings between which the items came densely on average.
+            self.span_items += self.taken;
+            let span = self
+                .span_from
+                .map(|from| now.saturating_duration_since(from));
+            let items = u32::try_from(self.span_items).unwrap_or(u32::MAX);
+            match span.filter(|&span| span < r.min(DENSE).saturating_mul(items)) {
+                Some(span) if self.span_items >= SPAN => {
+                    self.pace = Some((self.span_items, nanos(span)));
+                    self.span_from = Some(now);
+                    self.span_items = 0;
+                }
+                Some(_) => {}
+                None => {
+                    self.pace = None;
+                    self.span_from = Some(now);
+                    self.span_items = 0;
+                }
+            }
         }
         self.paced_at = Some(now);
         self.taken = 0;
@@ -266,8 +301,17 @@ impl<C: Clock> Watch<C> {
         self.now
     }
 
-    /// Sets `tick` and `latest` after `now` or `armed` changed.
+    /// Sets `tick`, `latest` and `far` after `now` or `armed` changed.
     fn update_times(&mut self) {
+        self.far = self
+            .pace
+            .filter(|&(_, span)| span > 0)
+            .and_then(|(items, span)| {
+                let items_far = u128::from(UNREAD * 4 / 3 + CLOSE);
+                let far = items_far * u128::from(span) / u128::from(items);
+                self.now
+                    .checked_add(Duration::from_nanos(u64::try_from(far).ok()?))
+            });
         self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
         self.tick_fires = self
             .tick
@@ -287,18 +331,28 @@ impl<C: Clock> Watch<C> {
     }
 
     /// Sets how many items may arrive before the clock is read again, though the alarm
-    /// watches: at most [`UNREAD`], and, at the items' latest pace, three quarters of those
-    /// that arrive before `until`. So on a source of steady pace the readings close in on
-    /// `until` and the item that reaches it gets one, even if the timer fires late; a
-    /// source that slows down is caught by the timer.
+    /// watches, for a deadline at `until`: at most [`UNREAD`]; at the items' pace, three
+    /// quarters of those that arrive before `until`; none within [`CLOSE`] items of it. So on
+    /// a source of steady pace the readings close in on `until`, and the item that reaches
+    /// it gets one, even if the timer fires late; a source that slows down is caught by the
+    /// timer. While the pace is not known, [`SPAN`] items, to measure it.
     fn unread(&mut self, until: Option<Instant>) {
-        self.unread = match until {
-            Some(until) if self.per_item > 0 => {
+        self.unread = match (until, self.pace) {
+            (None, _) => UNREAD,
+            (Some(_), None) => SPAN,
+            (Some(until), Some(_)) if !self.far.is_some_and(|far| until < far) => UNREAD,
+            (Some(until), Some((items, span))) => {
                 let left = nanos(until.saturating_duration_since(self.now));
-                let before = left.saturating_sub(1) / self.per_item;
-                (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
+                // Items `k` with `k * span / items < left`.
+                let before =
+                    (u128::from(left) * u128::from(items)).saturating_sub(1) / u128::from(span);
+                let before = u64::try_from(before).unwrap_or(u64::MAX);
+                if before < CLOSE {
+                    0
+                } else {
+                    (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
+                }
             }
-            _ => UNREAD,
         };
     }
 
@@ -316,10 +370,6 @@ impl<C: Clock> Watch<C> {
     /// Arms the alarm for the horizon of a machine whose next deadline is `next`, unless it is
     /// armed for that or earlier.
     pub(crate) fn watch(&mut self, next: Option<Instant>) {
-        if self.overdue {
-            // The alarm is late: readings close in on the horizon instead.
-            self.unread(self.horizon(next));
-        }
         if let Some(horizon) = self.horizon(next).filter(|_| self.resolution.is_some()) {
             if !self.fires.is_some_and(|fires| fires <= horizon) {
                 // A horizon less than one `lag` away is watched by readings.
@@ -329,6 +379,9 @@ impl<C: Clock> Watch<C> {
                 }
             }
         }
+        // Readings close in on the deadline itself, not on the alarm's instant (which may be
+        // one resolution after the latest reading, to date items).
+        self.unread(next);
     }
 
     #[cold]

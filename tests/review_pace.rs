@@ -1,0 +1,439 @@
+//! The readings that close in on a deadline at the items' pace, while the timer watches dense
+//! items: sources whose average pace is steady but whose items do not come evenly, paces of a
+//! fraction of a nanosecond, errors among the items, and timers that fire later than their
+//! resolution, against exact models. Each item's value is its index; the source records
+//! every arrival (ns from the start).
+#![allow(clippy::type_complexity)]
+
+mod support;
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use futures::stream::{Stream, StreamExt};
+use streamz::{Clock, ManualClock, StreamzExt, TryStreamzExt};
+
+use support::late::*;
+
+/// `n` items; item `i` takes `gap(i)` ns of virtual time to produce (inside `poll_next`) and
+/// is an `Err` if `err(i)`; then the source stays pending. Its value is `i`.
+struct Paced {
+    clock: ManualClock,
+    start: Instant,
+    n: usize,
+    gap: Box<dyn FnMut(usize) -> u64>,
+    err: Box<dyn FnMut(usize) -> bool>,
+    arrivals: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Stream for Paced {
+    type Item = Result<usize, usize>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let i = this.arrivals.lock().unwrap().len();
+        if i == this.n {
+            return Poll::Pending;
+        }
+        this.clock.advance(Duration::from_nanos((this.gap)(i)));
+        let at = (this.clock.now() - this.start).as_nanos() as u64;
+        this.arrivals.lock().unwrap().push(at);
+        Poll::Ready(Some(if (this.err)(i) { Err(i) } else { Ok(i) }))
+    }
+}
+
+/// A [`Paced`] source and its arrivals.
+fn paced(
+    clock: &ManualClock,
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+) -> (Paced, Arc<Mutex<Vec<u64>>>) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let source = Paced {
+        clock: clock.clone(),
+        start: clock.now(),
+        n,
+        gap: Box::new(gap),
+        err: Box::new(|_| false),
+        arrivals: arrivals.clone(),
+    };
+    (source, arrivals)
+}
+
+/// [`paced`], with plain items (no `Err`).
+fn oks(
+    clock: &ManualClock,
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+) -> (impl Stream<Item = usize> + Unpin, Arc<Mutex<Vec<u64>>>) {
+    let (source, arrivals) = paced(clock, n, gap);
+    (source.map(Result::unwrap), arrivals)
+}
+
+/// A periodic gap pattern (ns).
+fn pattern(p: &'static [u64]) -> impl FnMut(usize) -> u64 {
+    move |i| p[i % p.len()]
+}
+
+struct Woken(AtomicUsize);
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `s` as an executor would on virtual time: again at once while it was woken (a spent
+/// budget costs no time, so the source's pace stays steady), else the clock moves to the next
+/// timer; until `until` or no timer is left. The outputs, in order.
+fn drive<S: Stream + Unpin>(s: &mut S, clock: &ManualClock, until: Duration) -> Vec<S::Item> {
+    let start = clock.now();
+    let woken = Arc::new(Woken(AtomicUsize::new(0)));
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    let mut spins = 0u64;
+    loop {
+        let before = woken.0.load(Ordering::SeqCst);
+        match Pin::new(&mut *s).poll_next(&mut cx) {
+            Poll::Ready(Some(x)) => {
+                out.push(x);
+                continue;
+            }
+            Poll::Ready(None) => return out,
+            Poll::Pending => {}
+        }
+        if woken.0.load(Ordering::SeqCst) > before {
+            spins += 1;
+            assert!(spins < 10_000_000, "busy loop");
+            continue;
+        }
+        let Some(next) = clock.next_deadline() else {
+            return out;
+        };
+        if next.max(clock.now()) - start > until {
+            return out;
+        }
+        clock.advance(next.saturating_duration_since(clock.now()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// How late each deadline acted, in items: for each window (batch), the index of the item
+// that opened the next one, less the index of the first item that arrived at or after its
+// end (never negative: that would be early).
+
+fn throttle_lateness(arr: &[u64], passed: &[usize], period: u64) -> Vec<i64> {
+    passed
+        .windows(2)
+        .map(|p| {
+            let due = p[0] + arr[p[0]..].partition_point(|&a| a < arr[p[0]] + period);
+            p[1] as i64 - due as i64
+        })
+        .collect()
+}
+
+fn batch_lateness(arr: &[u64], batches: &[Vec<usize>], latency: u64) -> Vec<i64> {
+    let firsts: Vec<usize> = batches.iter().map(|b| b[0]).collect();
+    throttle_lateness(arr, &firsts, latency)
+}
+
+/// A leading throttle of `period` ns over a source of `n` items with gaps `gap`, on `clock`:
+/// the lateness of each pass, in items.
+fn late_throttle<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    period: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let manual = ManualClock::new();
+    let (source, arr) = oks(&manual, n, gap);
+    let mut s = source
+        .throttle(Duration::from_nanos(period))
+        .with_clock(clock(&manual));
+    let passed = drive(&mut s, &manual, Duration::from_secs(100));
+    let arr = arr.lock().unwrap().clone();
+    assert_eq!(passed[0], 0);
+    throttle_lateness(&arr, &passed, period)
+}
+
+/// `batch(2^30, latency)` likewise: the lateness of each batch's deadline, in items.
+fn late_batch<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    latency: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let manual = ManualClock::new();
+    let (source, arr) = oks(&manual, n, gap);
+    let mut s = source
+        .batch(1 << 30, Duration::from_nanos(latency))
+        .with_clock(clock(&manual));
+    let batches = drive(&mut s, &manual, Duration::from_secs(100));
+    let arr = arr.lock().unwrap().clone();
+    assert_eq!(
+        batches.concat(),
+        (0..n).collect::<Vec<_>>(),
+        "items lost or moved"
+    );
+    batch_lateness(&arr, &batches, latency)
+}
+
+fn assert_exact(what: &str, lateness: &[i64]) {
+    assert!(lateness.len() >= 10, "{what}: {lateness:?}");
+    assert!(
+        lateness.iter().all(|&l| l == 0),
+        "{what}: deadlines acted this many items late: {lateness:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A late timer on dense items of a steady average pace: every deadline exact.
+
+/// Items of a steady average pace (1 µs), produced in fours: three 10 ns apart, then one after
+/// 3.97 µs (a parser draining a buffer, say); a timer that fires nothing before 50 ms. Near
+/// a deadline the readings are a few items apart: the pace is measured over at least 64
+/// items, not over those few (10 ns), and the last 16 items before the deadline get a
+/// reading each, so that a burst cannot carry the readings past it.
+#[test]
+fn a_late_timer_delays_no_deadline_on_a_bursty_source_of_steady_pace() {
+    const BURSTY: &[u64] = &[10, 10, 10, 3_970];
+    let t = late_throttle(40_000, pattern(BURSTY), 1_000_000, |c| late(c, 50));
+    let b = late_batch(40_000, pattern(BURSTY), 1_000_000, |c| late(c, 50));
+    assert_exact("throttle", &t);
+    assert_exact("batch", &b);
+}
+
+/// Items in pairs, a pair every 2 µs (the second of a pair comes with the first, in no time);
+/// a timer that fires nothing before 50 ms. A reading after the second of a pair sees no time
+/// since the reading before, and one after the first of a pair sees 2 µs for one item (not
+/// dense): neither is the pace, which is measured over a span of readings between which the
+/// items came densely on average.
+#[test]
+fn a_late_timer_delays_no_deadline_on_items_that_come_in_pairs() {
+    const PAIRS: &[u64] = &[2_000, 0];
+    let t = late_throttle(40_000, pattern(PAIRS), 1_000_000, |c| late(c, 50));
+    let b = late_batch(40_000, pattern(PAIRS), 1_000_000, |c| late(c, 50));
+    assert_exact("throttle", &t);
+    assert_exact("batch", &b);
+}
+
+/// Items 1.5 ns apart on average (1 and 2 ns in turn), then 0.5 ns (0 and 1 ns), a timer of
+/// 1 µs resolution that fires 10 s late. The pace is kept as so many items in so many
+/// nanoseconds, not rounded to whole nanoseconds per item (1.5 ns taken for 1 ns would put
+/// 1.125 times the items before the deadline, and the readings would overshoot it; 0.5 ns
+/// would be 0, "unknown").
+#[test]
+fn a_late_timer_delays_no_deadline_on_a_steady_pace_of_a_fraction_of_a_nanosecond() {
+    let dead = |c: &ManualClock| res_clock(c, 1_000, 10_000_000_000);
+    let t = late_throttle(200_000, pattern(&[1, 2]), 20_000, dead);
+    assert_exact("throttle at 1.5 ns", &t);
+    let t = late_throttle(500_000, pattern(&[0, 1]), 20_000, dead);
+    assert_exact("throttle at 0.5 ns", &t);
+}
+
+/// `try_batch` with a timer that fires nothing before 50 ms: ten items 1 µs apart open a
+/// batch whose deadline is 1 ms after the first; then the source gives only errors, 1 µs
+/// apart. Errors count among the events that came without a reading (they were not: no
+/// reading was ever taken, and the batch left at 50 ms, after ~49,000 errors that arrived
+/// after its deadline were yielded ahead of it), so the batch leaves within 4096 of them.
+#[test]
+fn errors_count_toward_the_items_a_late_timer_may_delay_a_deadline() {
+    let clock = ManualClock::new();
+    let (mut source, arr) = paced(&clock, 60_000, |_| 1_000);
+    source.err = Box::new(|i| i >= 10);
+    let mut s = source
+        .try_batch(1 << 20, Duration::from_millis(1))
+        .with_clock(late(&clock, 50));
+    let out = drive(&mut s, &clock, Duration::from_secs(1));
+    let arr = arr.lock().unwrap().clone();
+    let batch = out.iter().position(Result::is_ok).unwrap();
+    assert_eq!(out[batch], Ok((0..10).collect::<Vec<_>>()));
+    // The errors yielded before the batch that arrived at or after its deadline.
+    let deadline = arr[0] + 1_000_000;
+    let after = out[..batch]
+        .iter()
+        .filter(|e| arr[*e.as_ref().unwrap_err()] >= deadline)
+        .count();
+    assert!(
+        after <= 4096,
+        "{after} errors that arrived after the batch's deadline came out before it"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bounds and costs, on any pace and timer.
+
+/// A keyed throttle (keys `i % 3`) likewise: the lateness of each key's pass, in items of
+/// the whole stream.
+fn late_keyed_throttle<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    period: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let manual = ManualClock::new();
+    let (source, arr) = oks(&manual, n, gap);
+    let mut s = source
+        .throttle_by(|i| i % 3, Duration::from_nanos(period))
+        .with_clock(clock(&manual));
+    let passed = drive(&mut s, &manual, Duration::from_secs(100));
+    let arr = arr.lock().unwrap().clone();
+    let mut lateness = Vec::new();
+    for key in 0..3 {
+        let mine: Vec<usize> = passed.iter().copied().filter(|i| i % 3 == key).collect();
+        assert_eq!(mine.first(), Some(&key));
+        for p in mine.windows(2) {
+            let end = arr[p[0]] + period;
+            let due = (p[0]..n).find(|&j| j % 3 == key && arr[j] >= end).unwrap();
+            lateness.push(p[1] as i64 - due as i64);
+        }
+    }
+    lateness
+}
+
+/// A trailing debounce whose quiet period (`max_wait` too) never ends between items: the
+/// lateness of each cut (the item before the first one at or after the run's start +
+/// `max_wait`), in items.
+fn late_max_wait<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    max_wait: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let manual = ManualClock::new();
+    let (source, arr) = oks(&manual, n, gap);
+    let mut s = source
+        .debounce(Duration::from_nanos(max_wait))
+        .max_wait(Duration::from_nanos(max_wait))
+        .with_clock(clock(&manual));
+    let cuts = drive(&mut s, &manual, Duration::from_secs(100));
+    let arr = arr.lock().unwrap().clone();
+    assert_eq!(cuts.last(), Some(&(n - 1)));
+    let mut from = 0;
+    let mut lateness = Vec::new();
+    for &cut in &cuts[..cuts.len() - 1] {
+        let end = arr[from] + max_wait;
+        let due = from + arr[from..].partition_point(|&a| a < end) - 1;
+        lateness.push(cut as i64 - due as i64);
+        from = cut + 1;
+    }
+    lateness
+}
+
+/// Random periodic paces (gaps of 0 ns to 10 µs, dense or not, bursty or even), timers that
+/// keep time, fire at their full resolution, or fire up to 10 s late, with and without a
+/// reader; a throttle, a batch, a keyed throttle and a debounce's `max_wait`. No deadline
+/// acts early, none acts more than 4096 items late, and a batch loses or moves no item.
+#[test]
+fn no_pace_and_no_late_timer_makes_a_deadline_early_or_more_than_4096_items_late() {
+    for seed in 1..120u64 {
+        let mut rng = support::XorShift(seed.wrapping_mul(0x9E37_79B9) + 7);
+        let values = [
+            0u64, 1, 2, 3, 10, 100, 500, 1_000, 1_999, 2_500, 4_000, 10_000,
+        ];
+        let k = 1 + rng.below(6) as usize;
+        let gaps: Vec<u64> = (0..k).map(|_| rng.pick(&values)).collect();
+        let gap = move |i: usize| gaps[i % gaps.len()];
+        let delay = 1_000 * rng.pick(&[0u64, 100, 300, 1_000, 5_000, 10_000_000]);
+        let reader = rng.below(2) == 0;
+        let clock = move |c: &ManualClock| {
+            if reader {
+                res_reader_clock(c, 100_000, delay)
+            } else {
+                res_clock(c, 100_000, delay)
+            }
+        };
+        let (n, d) = (20_000, 300_000);
+        let lateness = match rng.below(4) {
+            0 => late_throttle(n, gap, d, clock),
+            1 => late_batch(n, gap, d, clock),
+            2 => late_keyed_throttle(n, gap, d, clock),
+            _ => late_max_wait(n, gap, d, clock),
+        };
+        assert!(
+            lateness.iter().all(|l| (0..=4096).contains(l)),
+            "seed {seed}: {lateness:?}"
+        );
+    }
+}
+
+/// The cost of the closing-in readings while the timer keeps time (fires at its full
+/// resolution, 0.1 ms late, as futures-timer with a core to spare): items 1 µs apart through
+/// a 1 ms throttle get about one reading per 50 (about 20 per deadline; one per 200 items
+/// without them).
+#[test]
+fn a_timer_that_keeps_time_costs_at_most_one_reading_per_30_dense_items() {
+    let manual = ManualClock::new();
+    let readings = Arc::new(AtomicUsize::new(0));
+    let clock = Counted {
+        inner: Lagging(manual.clone()),
+        readings: readings.clone(),
+    };
+    let n = 100_000;
+    let (source, _) = oks(&manual, n, |_| 1_000);
+    let mut s = source.throttle(Duration::from_millis(1)).with_clock(clock);
+    let passed = drive(&mut s, &manual, Duration::from_secs(1));
+    assert_eq!(passed.len(), 100);
+    let readings = readings.load(Ordering::Relaxed);
+    assert!(readings * 30 <= n, "{readings} readings for {n} items");
+}
+
+/// A period of 300 years (within `Instant`'s range, past `u64` nanoseconds' half): the pace
+/// arithmetic does not overflow, and the clock is read about once per 4096 items: the
+/// readings close in on the machine's deadline, not on the late timer's instant (one
+/// resolution after the latest reading, which would be one reading per 150 items here).
+#[test]
+fn a_period_of_centuries_on_dense_items_with_a_late_timer() {
+    let manual = ManualClock::new();
+    let readings = Arc::new(AtomicUsize::new(0));
+    let clock = Counted {
+        inner: late(&manual, 50),
+        readings: readings.clone(),
+    };
+    let n = 50_000;
+    let (source, _) = oks(&manual, n, |_| 1_000);
+    let mut s = source
+        .throttle(Duration::from_secs(300 * 365 * 86_400))
+        .with_clock(clock);
+    let passed = drive(&mut s, &manual, Duration::from_millis(100));
+    assert_eq!(passed, vec![0]);
+    assert!(
+        readings.load(Ordering::Relaxed) * 2000 <= n,
+        "{readings:?} readings"
+    );
+}
+
+/// A clock that counts its readings.
+#[derive(Clone, Debug)]
+struct Counted<C> {
+    inner: C,
+    readings: Arc<AtomicUsize>,
+}
+
+impl<C: Clock> Clock for Counted<C> {
+    type Timer = C::Timer;
+
+    fn now(&self) -> Instant {
+        self.readings.fetch_add(1, Ordering::Relaxed);
+        self.inner.now()
+    }
+
+    fn timer(&self, deadline: Instant) -> C::Timer {
+        self.inner.timer(deadline)
+    }
+
+    fn timer_resolution(&self) -> Option<Duration> {
+        self.inner.timer_resolution()
+    }
+
+    fn reader(&self) -> Option<fn() -> Instant> {
+        self.inner.reader()
+    }
+}
