@@ -14,11 +14,12 @@
 //!   reading than may arrive unread, and the alarm is armed for the horizon or earlier and has
 //!   not fired: so an item that arrives now arrived before every deadline of the machine, if
 //!   the timer keeps its resolution. At most 4096 may arrive unread; at the items' pace
-//!   (measured over 64 or more), three quarters of those due before the machine's next
-//!   deadline; none within 16 items of it (`Watch::unread`). (Items further apart each get a
-//!   reading, so a timer that fires later than its resolution delays no deadline on them; on
-//!   dense items of a steady pace, the readings close in on the deadline, so it delays none
-//!   either; on dense items that slow down, it delays one by at most 4096 items.)
+//!   (measured over 64 items or more and four timer resolutions), three quarters of those
+//!   due before the machine's next deadline; none within 16 items of it (`Watch::unread`).
+//!   (Items further apart each get a reading, so a timer that fires later than its
+//!   resolution delays no deadline on them; on dense items of a steady pace, the readings
+//!   close in on the deadline, so it delays none either, or, items that come in bursts, by
+//!   less than a burst; on dense items that slow down, it delays one by at most 4096 items.)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.
@@ -35,7 +36,8 @@
 //! 2. Timer first: before every poll of the inner stream, a fired alarm is acted on.
 //! 3. Time is seen through the alarm. The clock is read when the alarm has fired, when an
 //!    event arrives unwatched, and when a machine asks for an item's arrival time
-//!    ([`Arrival::time`]) while the alarm is not tight. While items arrive densely, the alarm
+//!    ([`Arrival::time`]) while the alarm is not tight; if the machine holds a deadline, the
+//!    engine takes that reading before it hands the machine the item, deadlines first. While items arrive densely, the alarm
 //!    is armed for the horizon after each item (unless it is armed for that or earlier); a
 //!    slower source gets a reading per item while the machine holds a deadline, which costs
 //!    little next to its items. A date
@@ -253,8 +255,13 @@ impl<C: Clock, O> Engine<C, O> {
                 // Time order: the deadlines the event reached come first. At a pause, dates the
                 // alarm gave are confirmed by a reading.
                 let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
-                // (The deadline again: a run may have set one.)
-                let watched = !confirms && self.watch.watches(machine.next_deadline());
+                // (The deadline again: a run may have set one.) An item that the machine
+                // would date by a reading of its own (the alarm is not tight) gets it here, so
+                // that a deadline the reading shows reached is acted on before the item.
+                let next = machine.next_deadline();
+                let watched = !confirms
+                    && self.watch.watches(next)
+                    && (next.is_none() || !matches!(event, Event::Item(_)) || self.watch.tight());
                 let reading = if watched {
                     None
                 } else {

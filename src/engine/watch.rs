@@ -64,8 +64,8 @@ pub(crate) struct Watch<C: Clock> {
     paced_at: Option<Instant>,
     taken: u64,
     /// The pace of dense items, as so many items in so many nanoseconds, measured over at
-    /// least [`SPAN`] of them (`None`: not yet), and the span being measured: the reading it
-    /// began at and the items counted since.
+    /// least [`SPAN`] of them and some time (`None`: not yet), and the span being measured:
+    /// the reading it began at and the items counted since (its pace stands in until then).
     pace: Option<(u64, u64)>,
     span_from: Option<Instant>,
     span_items: u64,
@@ -239,30 +239,38 @@ impl<C: Clock> Watch<C> {
                 .paced_at
                 .map(|last| now.saturating_duration_since(last));
             self.dense = since.is_some_and(|since| since < dense);
-            // The pace, over enough items that it is their average, not that of the latest
-            // few (near a deadline, readings may be an item apart; items may come in bursts):
-            // over a span of readings between which the items came densely on average.
-            self.span_items += self.taken;
-            let span = self
-                .span_from
-                .map(|from| now.saturating_duration_since(from));
-            let items = u32::try_from(self.span_items).unwrap_or(u32::MAX);
-            match span.filter(|&span| span < r.min(DENSE).saturating_mul(items)) {
-                Some(span) if self.span_items >= SPAN => {
-                    self.pace = Some((self.span_items, nanos(span)));
-                    self.span_from = Some(now);
-                    self.span_items = 0;
-                }
-                Some(_) => {}
-                None => {
-                    self.pace = None;
-                    self.span_from = Some(now);
-                    self.span_items = 0;
-                }
-            }
+            self.measure(now, r.min(DENSE));
         }
         self.paced_at = Some(now);
         self.taken = 0;
+    }
+
+    /// Measures the pace at a reading `now`, over enough items and time that it is their
+    /// average, not that of the latest few (near a deadline, readings may be an item apart;
+    /// items may come in bursts, with a gap between): a span of readings that covers
+    /// [`span_time`](Watch::span_time) and at least [`SPAN`] items that came densely on
+    /// average (closer than `dense`) is the pace; one that covers that time with items
+    /// further apart makes the pace forgotten. A span of [`UNREAD`] items in which no time
+    /// passed shows time standing still.
+    fn measure(&mut self, now: Instant, dense: Duration) {
+        self.span_items += self.taken;
+        let Some(from) = self.span_from else {
+            self.span_from = Some(now);
+            self.span_items = 0;
+            return;
+        };
+        let span = nanos(now.saturating_duration_since(from));
+        let items = self.span_items;
+        let came_densely = u128::from(span) < u128::from(nanos(dense)) * u128::from(items);
+        if span >= self.span_time() && !came_densely {
+            self.pace = None;
+        } else if (span >= self.span_time() && items >= SPAN) || (span == 0 && items >= UNREAD) {
+            self.pace = Some((items, span));
+        } else {
+            return;
+        }
+        self.span_from = Some(now);
+        self.span_items = 0;
     }
 
     /// An instant after every arrival seen with the alarm's flag down, given a reading `now`
@@ -301,10 +309,25 @@ impl<C: Clock> Watch<C> {
         self.now
     }
 
+    /// The least time a span of the pace covers: four resolutions of the timer (items that
+    /// come in bursts, a gap between, average out over it), and more than none.
+    fn span_time(&self) -> u64 {
+        nanos(self.lag).saturating_mul(4).max(1)
+    }
+
+    /// The pace measured, or, until there is one, that of the span being measured if some
+    /// time passed over it.
+    fn pace_now(&self) -> Option<(u64, u64)> {
+        self.pace.or_else(|| {
+            let span = nanos(self.now.saturating_duration_since(self.span_from?));
+            (self.span_items > 0 && span > 0).then_some((self.span_items, span))
+        })
+    }
+
     /// Sets `tick`, `latest` and `far` after `now` or `armed` changed.
     fn update_times(&mut self) {
         self.far = self
-            .pace
+            .pace_now()
             .filter(|&(_, span)| span > 0)
             .and_then(|(items, span)| {
                 let items_far = u128::from(UNREAD * 4 / 3 + CLOSE);
@@ -337,11 +360,14 @@ impl<C: Clock> Watch<C> {
     /// it gets one, even if the timer fires late; a source that slows down is caught by the
     /// timer. While the pace is not known, [`SPAN`] items, to measure it.
     fn unread(&mut self, until: Option<Instant>) {
-        self.unread = match (until, self.pace) {
-            (None, _) => UNREAD,
-            (Some(_), None) => SPAN,
-            (Some(until), Some(_)) if !self.far.is_some_and(|far| until < far) => UNREAD,
-            (Some(until), Some((items, span))) => {
+        let Some(until) = until else {
+            self.unread = UNREAD;
+            return;
+        };
+        let unread = match self.pace_now() {
+            None => SPAN,
+            Some(_) if !self.far.is_some_and(|far| until < far) => UNREAD,
+            Some((items, span)) => {
                 let left = nanos(until.saturating_duration_since(self.now));
                 // Items `k` with `k * span / items < left`.
                 let before =
@@ -353,6 +379,12 @@ impl<C: Clock> Watch<C> {
                     (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
                 }
             }
+        };
+        // A pace not yet measured over a whole span only shortens the wait.
+        self.unread = if self.pace.is_none() {
+            unread.min(SPAN)
+        } else {
+            unread
         };
     }
 
