@@ -457,6 +457,10 @@ impl<T, D: DropHook<T>> Machine for DebounceState<T, D> {
         true
     }
 
+    fn dates_items(&self) -> bool {
+        true
+    }
+
     #[inline(always)]
     fn absorb_run<R: Run<T>>(&mut self, run: R, _time: Instant) -> R::Out {
         edge::keep_or_drop_run(self.edge, &mut self.pending, &mut self.hook, run)

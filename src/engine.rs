@@ -36,8 +36,9 @@
 //! 2. Timer first: before every poll of the inner stream, a fired alarm is acted on.
 //! 3. Time is seen through the alarm. The clock is read when the alarm has fired, when an
 //!    event arrives unwatched, and when a machine asks for an item's arrival time
-//!    ([`Arrival::time`]) while the alarm is not tight; if the machine holds a deadline, the
-//!    engine takes that reading before it hands the machine the item, deadlines first. While items arrive densely, the alarm
+//!    ([`Arrival::time`]) while the alarm is not tight; for a machine that asks for every
+//!    item's ([`Machine::dates_items`]) and holds a deadline, the engine takes that reading
+//!    before it hands the machine the item, deadlines first. While items arrive densely, the alarm
 //!    is armed for the horizon after each item (unless it is armed for that or earlier); a
 //!    slower source gets a reading per item while the machine holds a deadline, which costs
 //!    little next to its items. A date
@@ -256,12 +257,15 @@ impl<C: Clock, O> Engine<C, O> {
                 // alarm gave are confirmed by a reading.
                 let confirms = matches!(event, Event::Pending) && self.provisional.is_some();
                 // (The deadline again: a run may have set one.) An item that the machine
-                // would date by a reading of its own (the alarm is not tight) gets it here, so
-                // that a deadline the reading shows reached is acted on before the item.
+                // dates by a reading of its own (the alarm is not tight) gets it here, so that
+                // a deadline the reading shows reached is acted on before the item.
                 let next = machine.next_deadline();
                 let watched = !confirms
                     && self.watch.watches(next)
-                    && (next.is_none() || !matches!(event, Event::Item(_)) || self.watch.tight());
+                    && (next.is_none()
+                        || !matches!(event, Event::Item(_))
+                        || !machine.dates_items()
+                        || self.watch.tight());
                 let reading = if watched {
                     None
                 } else {

@@ -743,6 +743,10 @@ where
         !D::DOES_NOTHING || self.template.calls_out()
     }
 
+    fn dates_items(&self) -> bool {
+        self.template.dates_items()
+    }
+
     fn queued(&mut self) -> Option<M::Labeled> {
         // The outputs of keys served by one reading, in deadline order: every key still in
         // the heap, or made due since, comes after them. The inner stream is not polled

@@ -133,6 +133,16 @@ pub(crate) trait Machine {
         false
     }
 
+    /// Whether [`on_item`](Machine::on_item) asks for the arrival time of every item (a
+    /// debounce's quiet period restarts at each): while the alarm cannot date an item, the
+    /// engine then reads the clock before it hands the item over, and first acts on every
+    /// deadline that reading shows reached. (Another machine asks for an item's time only
+    /// when it opens something that holds no deadline yet, or for a key whose deadlines are
+    /// its own.)
+    fn dates_items(&self) -> bool {
+        false
+    }
+
     /// Whether the items of a run now take the `time` handed to [`room`](Machine::room) as
     /// their arrival (a debounce's quiet period restarts at each; a batch opens with the
     /// first): the engine then takes a run only while the alarm is tight, and counts `time`

@@ -65,14 +65,13 @@ pub(crate) struct Watch<C: Clock> {
     taken: u64,
     /// The pace of dense items, as so many items in so many nanoseconds, measured over at
     /// least [`SPAN`] of them and some time (`None`: not yet), and the span being measured:
-    /// the reading it began at and the items counted since (its pace stands in until then).
+    /// its time in nanoseconds and its items (its pace stands in until then).
     pace: Option<(u64, u64)>,
-    span_from: Option<Instant>,
+    span_time: u64,
     span_items: u64,
-    /// From the latest reading and the pace, the instant from which a deadline is further
-    /// than [`UNREAD`] items and a few: `None` while the pace is unknown, or no time passed
-    /// over its span (time stands still).
-    far: Option<Instant>,
+    /// At the pace measured, the time of [`UNREAD`] items and a few, in nanoseconds: a
+    /// deadline further away waits for [`UNREAD`] items (`u64::MAX`: time stands still).
+    far: u64,
     /// How many items may arrive before the next reading while the alarm watches (counted
     /// in `taken`): see [`unread`](Watch::unread).
     unread: u64,
@@ -107,9 +106,9 @@ impl<C: Clock> Watch<C> {
             paced_at: None,
             taken: 0,
             pace: None,
-            span_from: None,
+            span_time: 0,
             span_items: 0,
-            far: None,
+            far: u64::MAX,
             unread: UNREAD,
             free: true,
             bound: None,
@@ -239,37 +238,46 @@ impl<C: Clock> Watch<C> {
                 .paced_at
                 .map(|last| now.saturating_duration_since(last));
             self.dense = since.is_some_and(|since| since < dense);
-            self.measure(now, r.min(DENSE));
+            if let Some(since) = since {
+                self.measure(nanos(since), r.min(DENSE));
+            }
         }
         self.paced_at = Some(now);
         self.taken = 0;
     }
 
-    /// Measures the pace at a reading `now`, over enough items and time that it is their
+    /// Measures the pace at a reading taken `since` ns after the one before, over enough
+    /// items and time that it is their
     /// average, not that of the latest few (near a deadline, readings may be an item apart;
     /// items may come in bursts, with a gap between): a span of readings that covers
-    /// [`span_time`](Watch::span_time) and at least [`SPAN`] items that came densely on
+    /// [`least_span`](Watch::least_span) and at least [`SPAN`] items that came densely on
     /// average (closer than `dense`) is the pace; one that covers that time with items
     /// further apart makes the pace forgotten. A span of [`UNREAD`] items in which no time
     /// passed shows time standing still.
-    fn measure(&mut self, now: Instant, dense: Duration) {
+    fn measure(&mut self, since: u64, dense: Duration) {
         self.span_items += self.taken;
-        let Some(from) = self.span_from else {
-            self.span_from = Some(now);
-            self.span_items = 0;
+        self.span_time = self.span_time.saturating_add(since);
+        let (items, span) = (self.span_items, self.span_time);
+        let covers = span >= self.least_span();
+        if !covers && !(span == 0 && items >= UNREAD) {
             return;
-        };
-        let span = nanos(now.saturating_duration_since(from));
-        let items = self.span_items;
+        }
         let came_densely = u128::from(span) < u128::from(nanos(dense)) * u128::from(items);
-        if span >= self.span_time() && !came_densely {
+        if !came_densely {
             self.pace = None;
-        } else if (span >= self.span_time() && items >= SPAN) || (span == 0 && items >= UNREAD) {
+        } else if items >= SPAN {
             self.pace = Some((items, span));
+            self.far = match span {
+                0 => u64::MAX,
+                _ => {
+                    let far = u128::from(UNREAD * 4 / 3 + CLOSE) * u128::from(span);
+                    u64::try_from(far / u128::from(items)).unwrap_or(u64::MAX)
+                }
+            };
         } else {
             return;
         }
-        self.span_from = Some(now);
+        self.span_time = 0;
         self.span_items = 0;
     }
 
@@ -311,7 +319,7 @@ impl<C: Clock> Watch<C> {
 
     /// The least time a span of the pace covers: four resolutions of the timer (items that
     /// come in bursts, a gap between, average out over it), and more than none.
-    fn span_time(&self) -> u64 {
+    fn least_span(&self) -> u64 {
         nanos(self.lag).saturating_mul(4).max(1)
     }
 
@@ -319,22 +327,12 @@ impl<C: Clock> Watch<C> {
     /// time passed over it.
     fn pace_now(&self) -> Option<(u64, u64)> {
         self.pace.or_else(|| {
-            let span = nanos(self.now.saturating_duration_since(self.span_from?));
-            (self.span_items > 0 && span > 0).then_some((self.span_items, span))
+            (self.span_items > 0 && self.span_time > 0).then_some((self.span_items, self.span_time))
         })
     }
 
-    /// Sets `tick`, `latest` and `far` after `now` or `armed` changed.
+    /// Sets `tick` and `latest` after `now` or `armed` changed.
     fn update_times(&mut self) {
-        self.far = self
-            .pace_now()
-            .filter(|&(_, span)| span > 0)
-            .and_then(|(items, span)| {
-                let items_far = u128::from(UNREAD * 4 / 3 + CLOSE);
-                let far = items_far * u128::from(span) / u128::from(items);
-                self.now
-                    .checked_add(Duration::from_nanos(u64::try_from(far).ok()?))
-            });
         self.tick = self.resolution.and_then(|r| checked_deadline(self.now, r));
         self.tick_fires = self
             .tick
@@ -360,24 +358,34 @@ impl<C: Clock> Watch<C> {
     /// it gets one, even if the timer fires late; a source that slows down is caught by the
     /// timer. While the pace is not known, [`SPAN`] items, to measure it.
     fn unread(&mut self, until: Option<Instant>) {
-        let Some(until) = until else {
+        // (Only while items arrive densely does the alarm watch them.)
+        let Some(until) = until.filter(|_| self.dense) else {
             self.unread = UNREAD;
             return;
         };
-        let unread = match self.pace_now() {
-            None => SPAN,
-            Some(_) if !self.far.is_some_and(|far| until < far) => UNREAD,
-            Some((items, span)) => {
-                let left = nanos(until.saturating_duration_since(self.now));
-                // Items `k` with `k * span / items < left`.
-                let before =
-                    (u128::from(left) * u128::from(items)).saturating_sub(1) / u128::from(span);
-                let before = u64::try_from(before).unwrap_or(u64::MAX);
-                if before < CLOSE {
-                    0
-                } else {
-                    (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
-                }
+        let (items, span) = match (self.pace, self.pace_now()) {
+            (Some((_, 0)), _) => {
+                self.unread = UNREAD;
+                return;
+            }
+            (_, Some(pace)) => pace,
+            (_, None) => {
+                self.unread = SPAN;
+                return;
+            }
+        };
+        let left = nanos(until.saturating_duration_since(self.now));
+        let unread = if self.pace.is_some() && left >= self.far {
+            UNREAD
+        } else {
+            // Items `k` with `k * span / items < left`.
+            let before =
+                (u128::from(left) * u128::from(items)).saturating_sub(1) / u128::from(span);
+            let before = u64::try_from(before).unwrap_or(u64::MAX);
+            if before < CLOSE {
+                0
+            } else {
+                (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
             }
         };
         // A pace not yet measured over a whole span only shortens the wait.
