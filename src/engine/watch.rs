@@ -258,8 +258,9 @@ impl<C: Clock> Watch<C> {
         self.span_items += self.taken;
         self.span_time = self.span_time.saturating_add(since);
         let (items, span) = (self.span_items, self.span_time);
-        let covers = span >= self.least_span();
-        if !covers && !(span == 0 && items >= UNREAD) {
+        // Ends once it covers its least time, or holds `UNREAD` items in no time at all.
+        let ends = span >= self.least_span() || (span == 0 && items >= UNREAD);
+        if !ends {
             return;
         }
         let came_densely = u128::from(span) < u128::from(nanos(dense)) * u128::from(items);
