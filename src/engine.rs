@@ -19,7 +19,8 @@
 //!   (Items further apart each get a reading, so a timer that fires later than its
 //!   resolution delays no deadline on them; on dense items of a steady pace, the readings
 //!   close in on the deadline, so it delays none either, or, items that come in bursts, by
-//!   less than a burst; on dense items that slow down, it delays one by at most 4096 items.)
+//!   less than a burst; before their pace is measured, and on dense items that slow down,
+//!   it delays one by at most 4096 items.)
 //! - *tight*: watched by an alarm armed within one resolution of the latest reading, which so
 //!   tells an item's arrival time to within twice that resolution (the alarm may fire one
 //!   resolution late), without a reading.

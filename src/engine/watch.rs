@@ -357,26 +357,20 @@ impl<C: Clock> Watch<C> {
     /// quarters of those that arrive before `until`; none within [`CLOSE`] items of it. So on
     /// a source of steady pace the readings close in on `until`, and the item that reaches
     /// it gets one, even if the timer fires late; a source that slows down is caught by the
-    /// timer. While the pace is not known, [`SPAN`] items, to measure it.
+    /// timer. Until the pace is measured, that of the items so far stands in.
     fn unread(&mut self, until: Option<Instant>) {
         // (Only while items arrive densely does the alarm watch them.)
         let Some(until) = until.filter(|_| self.dense) else {
             self.unread = UNREAD;
             return;
         };
-        let (items, span) = match (self.pace, self.pace_now()) {
-            (Some((_, 0)), _) => {
-                self.unread = UNREAD;
-                return;
-            }
-            (_, Some(pace)) => pace,
-            (_, None) => {
-                self.unread = SPAN;
-                return;
-            }
+        // No pace yet, and no time passed over the span being measured; or time stands still.
+        let Some((items, span)) = self.pace_now().filter(|&(_, span)| span > 0) else {
+            self.unread = UNREAD;
+            return;
         };
         let left = nanos(until.saturating_duration_since(self.now));
-        let unread = if self.pace.is_some() && left >= self.far {
+        self.unread = if self.pace.is_some() && left >= self.far {
             UNREAD
         } else {
             // Items `k` with `k * span / items < left`.
@@ -388,12 +382,6 @@ impl<C: Clock> Watch<C> {
             } else {
                 (before.min(2 * UNREAD) * 3 / 4).min(UNREAD)
             }
-        };
-        // A pace not yet measured over a whole span only shortens the wait.
-        self.unread = if self.pace.is_none() {
-            unread.min(SPAN)
-        } else {
-            unread
         };
     }
 
