@@ -528,6 +528,87 @@ fn a_timer_that_keeps_time_is_exact_on_bursts() {
     }
 }
 
+/// The key of item `i`: 0 for every 1000th item, else a key of its own (each such item opens
+/// a key, and so asks the clock for its arrival).
+fn key(i: &usize) -> usize {
+    if i % 1000 == 0 {
+        0
+    } else {
+        *i
+    }
+}
+
+/// For key 0's outputs, by their first items (`firsts`): how late each of its deadlines
+/// acted, in items of the whole stream (the next first item less the first key-0 item at or
+/// after the deadline).
+fn key0_lateness(arr: &[u64], firsts: &[usize], period: u64) -> Vec<i64> {
+    assert_eq!(firsts.first(), Some(&0));
+    firsts
+        .windows(2)
+        .map(|p| {
+            let end = arr[p[0]] + period;
+            let due = (p[0]..arr.len())
+                .find(|&j| key(&j) == 0 && arr[j] >= end)
+                .unwrap();
+            p[1] as i64 - due as i64
+        })
+        .collect()
+}
+
+/// 5,000 items in no time at all (a clock that repeats: a coarse `Instant`, a burst read from
+/// a buffer), then items 10 ns apart; every 1000th item is key 0, every other one a key of
+/// its own; a leading `throttle_by` and a `batch_by` of 200 µs; a timer that fires nothing
+/// before 50 ms. The readings in no time make the pace "time stands still" until a span
+/// covers 0.4 ms, and every new key's first item gets a reading of the machine's own, which
+/// counts as the latest: key 0's deadline, which those readings showed reached, waited for
+/// the span to end (~20,000 items late; found by a review). A reading at or past the
+/// deadline now has the next event read the clock and act on it.
+#[test]
+fn a_deadline_a_machine_reading_shows_reached_acts_at_the_next_event() {
+    let gap = |i: usize| if i < 5_000 { 0 } else { 10 };
+    let period = 200_000;
+    let (passed, arr) = late_run(
+        60_000,
+        gap,
+        |c| late(c, 50),
+        |source, clock| {
+            source
+                .throttle_by(key, Duration::from_nanos(period))
+                .with_clock(clock)
+        },
+    );
+    let firsts: Vec<usize> = passed.into_iter().filter(|i| key(i) == 0).collect();
+    let lateness = key0_lateness(&arr, &firsts, period);
+    assert!(lateness.len() >= 2);
+    assert!(
+        lateness.iter().all(|l| (0..=1).contains(l)),
+        "throttle_by: {lateness:?}"
+    );
+
+    let (out, arr) = late_run(
+        60_000,
+        gap,
+        |c| late(c, 50),
+        |source, clock| {
+            source
+                .batch_by(key, 1 << 20, Duration::from_nanos(period))
+                .with_clock(clock)
+        },
+    );
+    assert_eq!(out.iter().map(|(_, b)| b.len()).sum::<usize>(), 60_000);
+    let firsts: Vec<usize> = out
+        .iter()
+        .filter(|(k, _)| *k == 0)
+        .map(|(_, b)| b[0])
+        .collect();
+    let lateness = key0_lateness(&arr, &firsts, period);
+    assert!(lateness.len() >= 2);
+    assert!(
+        lateness.iter().all(|l| (0..=1).contains(l)),
+        "batch_by: {lateness:?}"
+    );
+}
+
 /// A clock that counts its readings.
 #[derive(Clone, Debug)]
 struct Counted<C> {

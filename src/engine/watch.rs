@@ -364,6 +364,12 @@ impl<C: Clock> Watch<C> {
             self.unread = UNREAD;
             return;
         };
+        // A reading (a machine's own, for an item) showed the deadline reached: the next
+        // event gets the engine's, which acts on it.
+        if until <= self.now {
+            self.unread = 0;
+            return;
+        }
         // No pace yet, and no time passed over the span being measured; or time stands still.
         let Some((items, span)) = self.pace_now().filter(|&(_, span)| span > 0) else {
             self.unread = UNREAD;
