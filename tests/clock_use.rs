@@ -115,8 +115,7 @@ fn a_hot_batch_reads_the_clock_once_per_batch() {
 fn hot_throttle_and_debounce_read_the_clock_once_per_4096_items() {
     // Time stands still: the timer, armed once, never fires, and items arriving while it has
     // not fired need no reading, until 4096 have come without one: the next call reads the
-    // clock (in case the timer fires late). And one per 64 of the first 4096: until then the
-    // engine cannot tell time standing still from a burst of items that come at once.
+    // clock (in case the timer fires late). (A few more as the items start.)
     let per_budget = 100_000 / 4096;
     let clock = counting();
     drain(
@@ -126,7 +125,7 @@ fn hot_throttle_and_debounce_read_the_clock_once_per_4096_items() {
     );
     let readings = clock.uses.readings.swap(0, Ordering::Relaxed);
     assert!(
-        (per_budget..=per_budget + 4096 / 64 + 5).contains(&readings),
+        (per_budget..=per_budget + 5).contains(&readings),
         "throttle: {readings} readings"
     );
     drain(
@@ -136,7 +135,7 @@ fn hot_throttle_and_debounce_read_the_clock_once_per_4096_items() {
     );
     let readings = clock.uses.readings.load(Ordering::Relaxed);
     assert!(
-        (per_budget..=per_budget + 4096 / 64 + 5).contains(&readings),
+        (per_budget..=per_budget + 5).contains(&readings),
         "debounce: {readings} readings"
     );
 }
