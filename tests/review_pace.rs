@@ -10,7 +10,7 @@ mod support;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
@@ -95,50 +95,13 @@ fn pattern(p: &'static [u64]) -> impl FnMut(usize) -> u64 {
     move |i| p[i % p.len()]
 }
 
-struct Woken(AtomicUsize);
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Polls `s` as an executor would on virtual time: again at once while it was woken (a spent
-/// budget costs no time, so the source's pace stays steady), else the clock moves to the next
-/// timer; until `until` or no timer is left. The outputs, in order.
+/// Polls `s` as an executor would on virtual time ([`drive_timed`]): the outputs, in order.
 fn drive<S: Stream + Unpin>(s: &mut S, clock: &ManualClock, until: Duration) -> Vec<S::Item> {
     let start = clock.now();
-    let woken = Arc::new(Woken(AtomicUsize::new(0)));
-    let waker = Waker::from(woken.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    let mut spins = 0u64;
-    loop {
-        let before = woken.0.load(Ordering::SeqCst);
-        match Pin::new(&mut *s).poll_next(&mut cx) {
-            Poll::Ready(Some(x)) => {
-                out.push(x);
-                continue;
-            }
-            Poll::Ready(None) => return out,
-            Poll::Pending => {}
-        }
-        if woken.0.load(Ordering::SeqCst) > before {
-            spins += 1;
-            assert!(spins < 10_000_000, "busy loop");
-            continue;
-        }
-        let Some(next) = clock.next_deadline() else {
-            return out;
-        };
-        if next.max(clock.now()) - start > until {
-            return out;
-        }
-        clock.advance(next.saturating_duration_since(clock.now()));
-    }
+    drive_timed(s, clock, start, until, 10_000_000)
+        .into_iter()
+        .map(|(_, x)| x)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@
 mod support;
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
@@ -83,17 +82,6 @@ fn src(
     )
 }
 
-struct Woken(AtomicUsize);
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// Polls as an executor on virtual time; each output with the time (ns from `start`) it came.
 fn drive_at<S: Stream + Unpin>(
     s: &mut S,
@@ -101,34 +89,7 @@ fn drive_at<S: Stream + Unpin>(
     start: Instant,
     until: Duration,
 ) -> Vec<(u64, S::Item)> {
-    let woken = Arc::new(Woken(AtomicUsize::new(0)));
-    let waker = Waker::from(woken.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut out = Vec::new();
-    let mut spins = 0u64;
-    loop {
-        let before = woken.0.load(Ordering::SeqCst);
-        match Pin::new(&mut *s).poll_next(&mut cx) {
-            Poll::Ready(Some(x)) => {
-                out.push(((clock.now() - start).as_nanos() as u64, x));
-                continue;
-            }
-            Poll::Ready(None) => return out,
-            Poll::Pending => {}
-        }
-        if woken.0.load(Ordering::SeqCst) > before {
-            spins += 1;
-            assert!(spins < 2_000_000, "busy loop");
-            continue;
-        }
-        let Some(next) = clock.next_deadline() else {
-            return out;
-        };
-        if next.max(clock.now()) - start > until {
-            return out;
-        }
-        clock.advance(next.saturating_duration_since(clock.now()));
-    }
+    drive_timed(s, clock, start, until, 2_000_000)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 //! from the timer (`late_timer.rs`, `review_late.rs`, `review_reader.rs`).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, StreamExt};
@@ -407,4 +407,57 @@ pub fn recorded<S: Stream<Item = u64> + Unpin>(
     let log = seen.clone();
     let source = source.inspect(move |&item| log.lock().unwrap().push(item));
     (source, seen)
+}
+
+/// A waker that counts its wakes.
+pub struct Woken(AtomicUsize);
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `s` as an executor would on virtual time: again at once while it was woken (a spent
+/// budget costs no time, so the source's pace stays steady), else the clock moves to the next
+/// timer; until `until` after `start`, or no timer is left. Each output with the time it came
+/// (ns from `start`). More than `spins` wakes in a row without output is a busy loop.
+pub fn drive_timed<S: Stream + Unpin>(
+    s: &mut S,
+    clock: &ManualClock,
+    start: Instant,
+    until: Duration,
+    spins: u64,
+) -> Vec<(u64, S::Item)> {
+    let woken = Arc::new(Woken(AtomicUsize::new(0)));
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    let mut spun = 0u64;
+    loop {
+        let before = woken.0.load(Ordering::SeqCst);
+        match Pin::new(&mut *s).poll_next(&mut cx) {
+            Poll::Ready(Some(x)) => {
+                out.push(((clock.now() - start).as_nanos() as u64, x));
+                continue;
+            }
+            Poll::Ready(None) => return out,
+            Poll::Pending => {}
+        }
+        if woken.0.load(Ordering::SeqCst) > before {
+            spun += 1;
+            assert!(spun < spins, "busy loop");
+            continue;
+        }
+        let Some(next) = clock.next_deadline() else {
+            return out;
+        };
+        if next.max(clock.now()) - start > until {
+            return out;
+        }
+        clock.advance(next.saturating_duration_since(clock.now()));
+    }
 }
