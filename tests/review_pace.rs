@@ -185,6 +185,56 @@ fn assert_exact_once_paced(what: &str, lateness: &[i64]) {
 // ---------------------------------------------------------------------------------------
 // A late timer on dense items of a steady average pace: every deadline exact.
 
+/// Dense items whose pace changes: 100,000 items 10 ns apart (1 ms), then items 1.5 µs apart
+/// (still dense), with a timer that fires nothing before 50 ms. The slowdown is seen at the
+/// next reading, which the fast pace puts up to 4096 items later (6 ms of the slower items:
+/// the bound for a source that slows down). From then on the pace is measured anew, over
+/// spans of 0.4 ms, and every window and batch ends at its exact item. (A pace averaged over
+/// all the items since the start would take the slower items for about 10 ns apart for
+/// long: the readings would keep coming thousands of items late.)
+#[test]
+fn a_late_timer_delays_no_deadline_once_a_changed_pace_is_measured_again() {
+    let gap = |i: usize| if i < 100_000 { 10 } else { 1_500 };
+    let n = 120_000; // 30 ms of the slower items
+    let check = |what: &str, firsts: &[usize], arr: &[u64], period: u64| {
+        // The windows (batches) opened 8 ms or more into the slower items: after the reading
+        // that sees them, and a whole span of them.
+        let settled = arr[100_000] + 8_000_000;
+        let late: Vec<i64> = throttle_lateness(arr, firsts, period)
+            .into_iter()
+            .zip(firsts)
+            .filter(|&(_, &first)| arr[first] >= settled)
+            .map(|(l, _)| l)
+            .collect();
+        assert!(late.len() >= 15, "{what}: {late:?}");
+        assert!(late.iter().all(|&l| l == 0), "{what}: {late:?}");
+    };
+    let period = 1_000_000;
+    let (passed, arr) = late_run(
+        n,
+        gap,
+        |c| late(c, 50),
+        |source, clock| {
+            source
+                .throttle(Duration::from_nanos(period))
+                .with_clock(clock)
+        },
+    );
+    check("throttle", &passed, &arr, period);
+    let (batches, arr) = late_run(
+        n,
+        gap,
+        |c| late(c, 50),
+        |source, clock| {
+            source
+                .batch(1 << 30, Duration::from_nanos(period))
+                .with_clock(clock)
+        },
+    );
+    let firsts: Vec<usize> = batches.iter().map(|b| b[0]).collect();
+    check("batch", &firsts, &arr, period);
+}
+
 /// A throttle and a batch of 1 ms over 40,000 items whose gaps repeat `gaps`, with a timer
 /// that fires nothing before 50 ms: every deadline exact once the pace is measured.
 fn exact_once_paced_on(gaps: &'static [u64]) {
