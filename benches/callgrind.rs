@@ -41,6 +41,16 @@ mod support;
 
 const N: u64 = 1_000_000;
 
+/// Runs `f` inside a current-thread tokio runtime with timers (tokio-stream's contenders).
+fn in_tokio<T>(f: impl FnOnce() -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let _context = rt.enter();
+    f()
+}
+
 /// Polls to the end with a no-op waker, polling again at once on `Pending`.
 fn drive<S: Stream>(stream: S) -> usize {
     let mut stream = pin!(stream);
@@ -104,30 +114,20 @@ fn run(name: Option<&str>) -> usize {
                 .debounce(second)
                 .with_clock(ManualClock::new()),
         ),
-        Some("tokio_hot") => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("a tokio runtime");
-            let _context = rt.enter();
+        Some("tokio_hot") => in_tokio(|| {
             drive(tokio_stream::StreamExt::chunks_timeout(
                 stream::iter(0..N),
                 100,
                 second,
             ))
-        }
-        Some("tokio_bursty") => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("a tokio runtime");
-            let _context = rt.enter();
+        }),
+        Some("tokio_bursty") => in_tokio(|| {
             drive(tokio_stream::StreamExt::chunks_timeout(
                 Bursty::new(N, 10),
                 100,
                 second,
             ))
-        }
+        }),
         Some("fold") => drive(stream::once(stream::iter(0..N).fold(0, |_, x| ready(x)))),
         Some("debounce") => drive(stream::iter(0..N).debounce(second)),
         Some("filter") => drive(stream::iter(0..N).filter(|x| ready(*x == 0))),

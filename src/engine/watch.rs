@@ -151,8 +151,9 @@ impl<C: Clock> Watch<C> {
     }
 
     /// Whether the alarm watches a machine whose next deadline is `next`: the machine has no
-    /// horizon, or the alarm fires by it and has not fired, and fewer than [`UNREAD`] items
-    /// arrived since the latest reading (a timer may fire later than its resolution says).
+    /// horizon, or the alarm fires by it and has not fired, and fewer items arrived since the
+    /// latest reading than may arrive unread (see [`unread`](Watch::unread): a timer may fire
+    /// later than its resolution says).
     #[inline]
     pub(crate) fn watches(&self, next: Option<Instant>) -> bool {
         let by_bound = match next {
@@ -232,14 +233,14 @@ impl<C: Clock> Watch<C> {
             return;
         }
         if let Some(r) = self.resolution {
+            let dense = r.min(DENSE);
             let items = u32::try_from(self.taken).unwrap_or(u32::MAX);
-            let dense = r.min(DENSE).saturating_mul(items);
             let since = self
                 .paced_at
                 .map(|last| now.saturating_duration_since(last));
-            self.dense = since.is_some_and(|since| since < dense);
+            self.dense = since.is_some_and(|since| since < dense.saturating_mul(items));
             if let Some(since) = since {
-                self.measure(nanos(since), r.min(DENSE));
+                self.measure(nanos(since), dense);
             }
         }
         self.paced_at = Some(now);
@@ -247,9 +248,9 @@ impl<C: Clock> Watch<C> {
     }
 
     /// Measures the pace at a reading taken `since` ns after the one before, over enough
-    /// items and time that it is their
-    /// average, not that of the latest few (near a deadline, readings may be an item apart;
-    /// items may come in bursts, with a gap between): a span of readings that covers
+    /// items and time that it is their average, not that of the latest few (near a deadline,
+    /// readings may be an item apart; items may come in bursts, with a gap between): a span
+    /// of readings that covers
     /// [`least_span`](Watch::least_span) and at least [`SPAN`] items that came densely on
     /// average (closer than `dense`) is the pace; one that covers that time with items
     /// further apart makes the pace forgotten. A span of [`UNREAD`] items in which no time
