@@ -68,8 +68,10 @@
 //! `engine/machine.rs`; the tight loop of a run in `engine/run.rs`; an item's arrival and the
 //! dates the alarm gave in `engine/dates.rs`; how a call ends waiting (rule 6) in
 //! `engine/wait.rs`; what the adapter knows of time (readings, the alarm, the horizon) in
-//! `engine/watch.rs`; the alarm in `engine/alarm.rs`. Each adapter's machine is in the
-//! adapter's own file (`batch.rs`, `throttle.rs`, `debounce.rs`; the keyed one in `keyed.rs`).
+//! `engine/watch.rs`; the alarm in `engine/alarm.rs`; what an adapter asks of the engine
+//! besides a poll (its clock, `with_clock`, `size_hint`) in `engine/outside.rs`. Each
+//! adapter's machine is in the adapter's own file (`batch.rs`, `throttle.rs`, `debounce.rs`;
+//! the keyed one in `keyed.rs`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -83,6 +85,7 @@ use crate::clock::Clock;
 mod alarm;
 mod dates;
 mod machine;
+mod outside;
 mod run;
 mod wait;
 mod watch;
@@ -121,64 +124,6 @@ impl<C: Clock, O> Engine<C, O> {
             backlog: VecDeque::new(),
             provisional: None,
         }
-    }
-
-    /// The adapter's clock.
-    pub(crate) fn clock(&self) -> &C {
-        &self.watch.clock
-    }
-
-    /// The same adapter on another clock. Every deadline of `machine` keeps the time it had
-    /// left on the old clock, and one already reached acts at the next poll. The alarm
-    /// belongs to the old clock, so it goes.
-    pub(crate) fn with_clock<C2: Clock, M: Machine>(
-        mut self,
-        machine: &mut M,
-        clock: C2,
-    ) -> Engine<C2, O> {
-        let now = self.watch.clock.now();
-        // Dates the alarm gave are confirmed on the clock they came from.
-        self.confirm(machine, now);
-        machine.rebase(now, clock.now());
-        let mut engine = Engine::new(clock);
-        engine.done = self.done;
-        engine.ready = self.ready;
-        engine.backlog = self.backlog;
-        engine
-    }
-
-    /// The latest reading of the clock (the first is taken as the engine is made).
-    pub(crate) fn last_reading(&self) -> Instant {
-        self.watch.last_reading()
-    }
-
-    /// Takes the output waiting for the next call, if any.
-    pub(crate) fn take_ready(&mut self) -> Option<O> {
-        let out = self.ready.take();
-        self.ready = self.backlog.pop_front();
-        out
-    }
-
-    /// Puts back an output taken by [`take_ready`](Engine::take_ready).
-    pub(crate) fn put_ready(&mut self, out: O) {
-        self.ready = Some(out);
-    }
-
-    /// Whether the adapter has nothing more to yield.
-    pub(crate) fn is_terminated<M: Machine>(&self, machine: &M) -> bool {
-        self.done && self.ready.is_none() && machine.wake_at().is_none() && !machine.due()
-    }
-
-    /// The adapter's `size_hint`.
-    pub(crate) fn size_hint<M: Machine>(
-        &self,
-        machine: &M,
-        inner: (usize, Option<usize>),
-    ) -> (usize, Option<usize>) {
-        let (lower, upper) = machine.size_hint(if self.done { (0, Some(0)) } else { inner });
-        let ready = usize::from(self.ready.is_some()) + self.backlog.len();
-        let upper = upper.and_then(|upper| upper.checked_add(ready));
-        (lower.saturating_add(ready), upper)
     }
 
     /// One `poll_next` of the adapter: drives `machine` with the items of `stream`.
