@@ -17,7 +17,8 @@
 //! (tokio-stream's `chunks_timeout`; 10 items, then `Pending`; `tokio_hot`: always ready),
 //! `batch_bursty_manual` (on
 //! `ManualClock`, whose time stands still under valgrind as natively the items come densely;
-//! so are `batch_manual`, `throttle_manual` and `debounce_bursty_manual`),
+//! so are `batch_manual`, `batch_opaque_manual`, `throttle_manual` and
+//! `debounce_bursty_manual`),
 //! `fold`, `debounce`, `filter`,
 //! `throttle`; and on `ManualClock`, 10,000 items of distinct keys into
 //! `batch_by(.., 1000, 20ms).with_reasons()` or `debounce_by(.., 20ms)`: taken in
@@ -101,6 +102,11 @@ fn run(name: Option<&str>) -> usize {
         ),
         Some("batch_manual") => drive(
             stream::iter(0..N)
+                .batch(100, second)
+                .with_clock(ManualClock::new()),
+        ),
+        Some("batch_opaque_manual") => drive(
+            opaque()
                 .batch(100, second)
                 .with_clock(ManualClock::new()),
         ),
