@@ -105,11 +105,9 @@ fn run(name: Option<&str>) -> usize {
                 .batch(100, second)
                 .with_clock(ManualClock::new()),
         ),
-        Some("batch_opaque_manual") => drive(
-            opaque()
-                .batch(100, second)
-                .with_clock(ManualClock::new()),
-        ),
+        Some("batch_opaque_manual") => {
+            drive(opaque().batch(100, second).with_clock(ManualClock::new()))
+        }
         Some("throttle_manual") => drive(
             stream::iter(0..N)
                 .throttle(second)
