@@ -3,14 +3,12 @@
 //! fraction of a nanosecond, errors among the items, and timers that fire later than their
 //! resolution, against exact models. Each item's value is its index; the source records
 //! every arrival (ns from the start).
-#![allow(clippy::type_complexity)]
 
 mod support;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
@@ -18,58 +16,13 @@ use streamz::{Clock, ManualClock, StreamzExt, TryStreamzExt};
 
 use support::late::*;
 
-/// `n` items; item `i` takes `gap(i)` ns of virtual time to produce (inside `poll_next`) and
-/// is an `Err` if `err(i)`; then the source stays pending. Its value is `i`.
-struct Paced {
-    clock: ManualClock,
-    start: Instant,
-    n: usize,
-    gap: Box<dyn FnMut(usize) -> u64>,
-    err: Box<dyn FnMut(usize) -> bool>,
-    arrivals: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Stream for Paced {
-    type Item = Result<usize, usize>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let i = this.arrivals.lock().unwrap().len();
-        if i == this.n {
-            return Poll::Pending;
-        }
-        this.clock.advance(Duration::from_nanos((this.gap)(i)));
-        let at = (this.clock.now() - this.start).as_nanos() as u64;
-        this.arrivals.lock().unwrap().push(at);
-        Poll::Ready(Some(if (this.err)(i) { Err(i) } else { Ok(i) }))
-    }
-}
-
-/// A [`Paced`] source and its arrivals.
-fn paced(
-    clock: &ManualClock,
-    n: usize,
-    gap: impl FnMut(usize) -> u64 + 'static,
-) -> (Paced, Arc<Mutex<Vec<u64>>>) {
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let source = Paced {
-        clock: clock.clone(),
-        start: clock.now(),
-        n,
-        gap: Box::new(gap),
-        err: Box::new(|_| false),
-        arrivals: arrivals.clone(),
-    };
-    (source, arrivals)
-}
-
-/// [`paced`], with plain items (no `Err`).
+/// An [`Indexed`] source of plain items (no pause, no `Err`), and its arrivals.
 fn oks(
     clock: &ManualClock,
     n: usize,
     gap: impl FnMut(usize) -> u64 + 'static,
 ) -> (impl Stream<Item = usize> + Unpin, Arc<Mutex<Vec<u64>>>) {
-    let (source, arrivals) = paced(clock, n, gap);
+    let (source, arrivals) = indexed(clock, n, gap, |_| false, |_| false);
     (source.map(Result::unwrap), arrivals)
 }
 
@@ -125,29 +78,41 @@ fn batch_lateness(arr: &[u64], batches: &[Vec<usize>], latency: u64) -> Vec<i64>
 }
 
 /// A leading throttle of `period` ns over a source of `n` items with gaps `gap`, on `clock`:
-/// the lateness of each pass, in items.
-fn late_throttle<C: Clock>(
+/// the items passed, and the arrivals.
+fn throttle_run<C: Clock>(
     n: usize,
     gap: impl FnMut(usize) -> u64 + 'static,
     period: u64,
     clock: impl FnOnce(&ManualClock) -> C,
-) -> Vec<i64> {
+) -> (Vec<usize>, Vec<u64>) {
     let (passed, arr) = late_run(n, gap, clock, |source, clock| {
         source
             .throttle(Duration::from_nanos(period))
             .with_clock(clock)
     });
     assert_eq!(passed[0], 0);
+    (passed, arr)
+}
+
+/// [`throttle_run`]: the lateness of each pass, in items.
+fn late_throttle<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    period: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let (passed, arr) = throttle_run(n, gap, period, clock);
     throttle_lateness(&arr, &passed, period)
 }
 
-/// `batch(2^30, latency)` likewise: the lateness of each batch's deadline, in items.
-fn late_batch<C: Clock>(
+/// `batch(2^30, latency)` likewise: the batches (which lose or move no item), and the
+/// arrivals.
+fn batch_run<C: Clock>(
     n: usize,
     gap: impl FnMut(usize) -> u64 + 'static,
     latency: u64,
     clock: impl FnOnce(&ManualClock) -> C,
-) -> Vec<i64> {
+) -> (Vec<Vec<usize>>, Vec<u64>) {
     let (batches, arr) = late_run(n, gap, clock, |source, clock| {
         source
             .batch(1 << 30, Duration::from_nanos(latency))
@@ -158,6 +123,17 @@ fn late_batch<C: Clock>(
         (0..n).collect::<Vec<_>>(),
         "items lost or moved"
     );
+    (batches, arr)
+}
+
+/// [`batch_run`]: the lateness of each batch's deadline, in items.
+fn late_batch<C: Clock>(
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    latency: u64,
+    clock: impl FnOnce(&ManualClock) -> C,
+) -> Vec<i64> {
+    let (batches, arr) = batch_run(n, gap, latency, clock);
     batch_lateness(&arr, &batches, latency)
 }
 
@@ -210,27 +186,9 @@ fn a_late_timer_delays_no_deadline_once_a_changed_pace_is_measured_again() {
         assert!(late.iter().all(|&l| l == 0), "{what}: {late:?}");
     };
     let period = 1_000_000;
-    let (passed, arr) = late_run(
-        n,
-        gap,
-        |c| late(c, 50),
-        |source, clock| {
-            source
-                .throttle(Duration::from_nanos(period))
-                .with_clock(clock)
-        },
-    );
+    let (passed, arr) = throttle_run(n, gap, period, |c| late(c, 50));
     check("throttle", &passed, &arr, period);
-    let (batches, arr) = late_run(
-        n,
-        gap,
-        |c| late(c, 50),
-        |source, clock| {
-            source
-                .batch(1 << 30, Duration::from_nanos(period))
-                .with_clock(clock)
-        },
-    );
+    let (batches, arr) = batch_run(n, gap, period, |c| late(c, 50));
     let firsts: Vec<usize> = batches.iter().map(|b| b[0]).collect();
     check("batch", &firsts, &arr, period);
 }
@@ -287,8 +245,7 @@ fn a_late_timer_delays_no_deadline_on_a_steady_pace_of_a_fraction_of_a_nanosecon
 #[test]
 fn errors_count_toward_the_items_a_late_timer_may_delay_a_deadline() {
     let clock = ManualClock::new();
-    let (mut source, arr) = paced(&clock, 60_000, |_| 1_000);
-    source.err = Box::new(|i| i >= 10);
+    let (source, arr) = indexed(&clock, 60_000, |_| 1_000, |_| false, |i| i >= 10);
     let mut s = source
         .try_batch(1 << 20, Duration::from_millis(1))
         .with_clock(late(&clock, 50));

@@ -9,78 +9,15 @@
 //! alarm gives it (provisional: before the timer's latest instant if it kept time), decides
 //! on that date that the quiet period has not ended, and drops its pending item; the reading
 //! that later confirms the date moves it, but not the drop.
-#![allow(clippy::type_complexity, dead_code)]
 
 mod support;
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
 use streamz::{Clock, Edge, ManualClock, StreamzExt};
 
 use support::late::*;
-
-/// `n` items; item `i` takes `gap(i)` ns of virtual time (inside `poll_next`); before item
-/// `i` with `pause(i)`, the source wakes itself and returns `Pending` once; item `i` is an
-/// `Err` if `err(i)`. Then it stays pending.
-struct Src {
-    clock: ManualClock,
-    start: Instant,
-    n: usize,
-    gap: Box<dyn FnMut(usize) -> u64>,
-    pause: Box<dyn FnMut(usize) -> bool>,
-    err: Box<dyn FnMut(usize) -> bool>,
-    paused: bool,
-    arrivals: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Stream for Src {
-    type Item = Result<usize, usize>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let i = this.arrivals.lock().unwrap().len();
-        if i == this.n {
-            return Poll::Pending;
-        }
-        if !this.paused && (this.pause)(i) {
-            this.paused = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        this.paused = false;
-        this.clock.advance(Duration::from_nanos((this.gap)(i)));
-        let at = (this.clock.now() - this.start).as_nanos() as u64;
-        this.arrivals.lock().unwrap().push(at);
-        Poll::Ready(Some(if (this.err)(i) { Err(i) } else { Ok(i) }))
-    }
-}
-
-fn src(
-    clock: &ManualClock,
-    n: usize,
-    gap: impl FnMut(usize) -> u64 + 'static,
-    pause: impl FnMut(usize) -> bool + 'static,
-    err: impl FnMut(usize) -> bool + 'static,
-) -> (Src, Arc<Mutex<Vec<u64>>>) {
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    (
-        Src {
-            clock: clock.clone(),
-            start: clock.now(),
-            n,
-            gap: Box::new(gap),
-            pause: Box::new(pause),
-            err: Box::new(err),
-            paused: false,
-            arrivals: arrivals.clone(),
-        },
-        arrivals,
-    )
-}
 
 /// Polls as an executor on virtual time; each output with the time (ns from `start`) it came.
 fn drive_at<S: Stream + Unpin>(
@@ -204,7 +141,7 @@ fn run_debounce<C: Clock>(
 ) -> (Vec<(u64, usize)>, Vec<u64>) {
     let manual = ManualClock::new();
     let start = manual.now();
-    let (s, arr) = src(&manual, n, gap, pause, |_| false);
+    let (s, arr) = indexed(&manual, n, gap, pause, |_| false);
     let mut d = s
         .map(Result::unwrap)
         .debounce(Duration::from_nanos(quiet))

@@ -1,10 +1,11 @@
 //! Clocks whose timers fire late (or on time) on virtual time, sources that spend virtual time
 //! inside `poll_next`, and drivers that poll with gaps: for the tests of arrival times taken
-//! from the timer (`late_timer.rs`, `review_late.rs`, `review_reader.rs`).
+//! from the timer (`late_timer.rs`, `review_late.rs`, `review_reader.rs`, `review_pace.rs`,
+//! `review_pace4.rs`).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -460,4 +461,63 @@ pub fn drive_timed<S: Stream + Unpin>(
         }
         clock.advance(next.saturating_duration_since(clock.now()));
     }
+}
+
+/// `n` items valued by their index; item `i` takes `gap(i)` ns of virtual time to produce
+/// (inside `poll_next`); before item `i` with `pause(i)`, the source wakes its task and returns
+/// `Pending` once; item `i` is an `Err` if `err(i)`. Then it stays pending. Every arrival is
+/// recorded (ns from the start).
+pub struct Indexed {
+    clock: ManualClock,
+    start: Instant,
+    n: usize,
+    gap: Box<dyn FnMut(usize) -> u64>,
+    pause: Box<dyn FnMut(usize) -> bool>,
+    err: Box<dyn FnMut(usize) -> bool>,
+    paused: bool,
+    arrivals: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Stream for Indexed {
+    type Item = Result<usize, usize>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let i = this.arrivals.lock().unwrap().len();
+        if i == this.n {
+            return Poll::Pending;
+        }
+        if !this.paused && (this.pause)(i) {
+            this.paused = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.paused = false;
+        this.clock.advance(Duration::from_nanos((this.gap)(i)));
+        let at = (this.clock.now() - this.start).as_nanos() as u64;
+        this.arrivals.lock().unwrap().push(at);
+        Poll::Ready(Some(if (this.err)(i) { Err(i) } else { Ok(i) }))
+    }
+}
+
+/// An [`Indexed`] source on `clock`, and its arrivals.
+pub fn indexed(
+    clock: &ManualClock,
+    n: usize,
+    gap: impl FnMut(usize) -> u64 + 'static,
+    pause: impl FnMut(usize) -> bool + 'static,
+    err: impl FnMut(usize) -> bool + 'static,
+) -> (Indexed, Arc<Mutex<Vec<u64>>>) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let source = Indexed {
+        clock: clock.clone(),
+        start: clock.now(),
+        n,
+        gap: Box::new(gap),
+        pause: Box::new(pause),
+        err: Box::new(err),
+        paused: false,
+        arrivals: arrivals.clone(),
+    };
+    (source, arrivals)
 }
